@@ -1,0 +1,266 @@
+"""Original TF1 checkpoints: read by original variable name, write `model.ckpt-N`.
+
+Our Keras variables are addressed by the original names through each model's
+`original_variables()` ({"bert/embeddings/word_embeddings": var, ...}), so
+reading and writing is a plain name map with no reshapes.
+
+Reading follows the original `get_assignment_map_from_checkpoint` +
+`init_from_checkpoint`: a name present in both is restored (shapes must agree),
+a name only in the checkpoint (cls/* when fine-tuning, adam_m/adam_v,
+global_step) is ignored, and a name only in the model keeps its initial value.
+
+Writing uses the SaveV2 op directly, which produces the same V2 bundle
+(`.index` + `.data-00000-of-00001`) that `tf.compat.v1.train.Saver` writes, so
+the original code (and anything else reading TF checkpoints) can load it.
+Checkpoints are written under a temporary prefix and published by renames, and
+the `checkpoint` state file is replaced atomically, so a kill at any moment
+leaves the newest listed checkpoint complete.
+"""
+
+import errno
+import glob
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+_DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
+_STATE_FILE = "checkpoint"
+
+
+class CheckpointError(ValueError):
+  """A checkpoint that cannot be used; the message is one line naming the file."""
+
+
+def resolve_checkpoint(path):
+  """Accepts what users type and returns a checkpoint prefix, or raises CheckpointError.
+
+  Accepted: a prefix (`.../bert_model.ckpt`, `.../model.ckpt-343`), one of its
+  files (`.index`, `.data-00000-of-00001`, `.meta`), or a directory holding a
+  `checkpoint` state file (its latest entry) or a single `bert_model.ckpt`.
+  """
+  if not path:
+    raise CheckpointError("no checkpoint path given")
+  path = os.path.expanduser(path)
+  if os.path.isdir(path):
+    latest = latest_checkpoint(path)
+    if latest:
+      return latest
+    candidates = sorted(glob.glob(os.path.join(path, "*.index")))
+    if len(candidates) == 1:
+      return candidates[0][:-len(".index")]
+    raise CheckpointError(
+        "%s: directory has no `checkpoint` state file and %s; pass the checkpoint prefix, "
+        "e.g. %s" % (path, "no *.index file" if not candidates else "several *.index files",
+                     os.path.join(path, "bert_model.ckpt")))
+  prefix = path
+  for suffix in (".index", ".meta"):
+    if prefix.endswith(suffix):
+      prefix = prefix[:-len(suffix)]
+  prefix = _DATA_SUFFIX.sub("", prefix)
+  if not os.path.exists(prefix + ".index"):
+    raise CheckpointError(
+        "%s: checkpoint not found (expected %s.index and %s.data-00000-of-00001); "
+        "pass the prefix, e.g. .../bert_model.ckpt" % (path, prefix, prefix))
+  return prefix
+
+
+def open_checkpoint(path):
+  """(prefix, tf.train.CheckpointReader) for a user-given path; one-line errors."""
+  prefix = resolve_checkpoint(path)
+  try:
+    return prefix, tf.train.load_checkpoint(prefix)
+  except (tf.errors.OpError, ValueError) as e:
+    msg = str(getattr(e, "message", e)).strip().splitlines()
+    raise CheckpointError("%s: unreadable checkpoint (%s)" %
+                          (prefix, msg[0] if msg else type(e).__name__))
+
+
+def list_variables(path):
+  """[(name, shape)] of a checkpoint, sorted by name."""
+  _, reader = open_checkpoint(path)
+  shapes = reader.get_variable_to_shape_map()
+  return sorted((k, shapes[k]) for k in shapes)
+
+
+def init_from_checkpoint(variables, path, log=True):
+  """Assigns checkpoint values to `variables` ({original_name: variable}).
+
+  Returns the set of names restored.  A shape mismatch raises CheckpointError
+  naming the variable and both shapes, before anything is assigned.
+  """
+  prefix, reader = open_checkpoint(path)
+  shapes = reader.get_variable_to_shape_map()
+  restored = {}
+  for name, var in variables.items():
+    if name not in shapes:
+      continue
+    want = tuple(var.shape)
+    have = tuple(shapes[name])
+    if want != have:
+      raise CheckpointError(
+          "%s: variable %s has shape %s in the checkpoint but the model (bert_config.json) "
+          "expects %s" % (prefix, name, list(have), list(want)))
+    restored[name] = var
+  values = {}
+  for name in restored:
+    try:
+      values[name] = reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError) as e:
+      msg = str(getattr(e, "message", e)).strip().splitlines()
+      raise CheckpointError("%s: cannot read variable %s (%s)" %
+                            (prefix, name, msg[0] if msg else type(e).__name__))
+  for name, var in restored.items():
+    var.assign(values[name].astype(np.dtype(var.dtype)) if hasattr(values[name], "astype")
+               else values[name])
+  if log:
+    logging.info("**** Trainable Variables ****")
+    for name, var in variables.items():
+      init_string = ", *INIT_FROM_CKPT*" if name in restored else ""
+      logging.info("  name = %s, shape = %s%s", name, tuple(var.shape), init_string)
+  return set(restored)
+
+
+def latest_checkpoint(directory):
+  """The newest complete `model.ckpt-N` prefix named by `directory/checkpoint`, or None."""
+  state = _read_state(directory)
+  for prefix in reversed(state):
+    full = prefix if os.path.isabs(prefix) else os.path.join(directory, prefix)
+    if os.path.exists(full + ".index"):
+      return full
+  # A state file lost or corrupted: fall back to scanning the directory.
+  steps = sorted(checkpoint_steps(directory))
+  return os.path.join(directory, "model.ckpt-%d" % steps[-1]) if steps else None
+
+
+def checkpoint_steps(directory):
+  out = []
+  for index in glob.glob(os.path.join(directory, "model.ckpt-*.index")):
+    m = re.match(r"model\.ckpt-(\d+)\.index$", os.path.basename(index))
+    if m:
+      out.append(int(m.group(1)))
+  return out
+
+
+def step_of(prefix):
+  m = re.search(r"-(\d+)$", prefix or "")
+  return int(m.group(1)) if m else 0
+
+
+def _read_state(directory):
+  path = os.path.join(directory, _STATE_FILE)
+  try:
+    with open(path, "r", encoding="utf-8") as f:
+      text = f.read()
+  except (OSError, UnicodeDecodeError):
+    return []
+  return re.findall(r'^all_model_checkpoint_paths:\s*"(.*)"\s*$', text, flags=re.M) or \
+      re.findall(r'^model_checkpoint_path:\s*"(.*)"\s*$', text, flags=re.M)
+
+
+def _atomic_write(path, text):
+  tmp = "%s.tmp-%d" % (path, os.getpid())
+  with open(tmp, "w", encoding="utf-8") as f:
+    f.write(text)
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
+
+
+def _fsync_dir(directory):
+  try:
+    fd = os.open(directory, os.O_RDONLY)
+  except OSError:
+    return
+  try:
+    os.fsync(fd)
+  except OSError:
+    pass
+  finally:
+    os.close(fd)
+
+
+def write_bundle(prefix, tensors):
+  """Writes {name: value} as a V2 checkpoint at `prefix`, atomically.
+
+  The bundle is written under a temporary prefix and its files are renamed
+  into place, the `.index` last (the index is what makes a checkpoint exist).
+  Raises OSError(ENOSPC) with a one-line message when the disk is full, leaving
+  no partial files behind.
+  """
+  directory = os.path.dirname(prefix) or "."
+  tmp_prefix = os.path.join(directory, ".tmp-%d-%s" % (os.getpid(), os.path.basename(prefix)))
+  names = sorted(tensors)
+  values = []
+  for n in names:
+    v = tensors[n]
+    values.append(v.value if hasattr(v, "value") and not isinstance(v, np.ndarray) else v)
+  try:
+    with tf.device("/cpu:0"):
+      tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
+                        shape_and_slices=[""] * len(names),
+                        tensors=[tf.convert_to_tensor(v) for v in values])
+    tmp_files = glob.glob(glob.escape(tmp_prefix) + ".*")
+    data_files = [f for f in tmp_files if not f.endswith(".index")]
+    for f in data_files:
+      os.replace(f, prefix + f[len(tmp_prefix):])
+    os.replace(tmp_prefix + ".index", prefix + ".index")
+    _fsync_dir(directory)
+  except (tf.errors.OpError, OSError) as e:
+    for f in glob.glob(glob.escape(tmp_prefix) + "*"):
+      try:
+        os.remove(f)
+      except OSError:
+        pass
+    text = str(getattr(e, "message", e))
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC or "No space left" in text:
+      raise OSError(errno.ENOSPC, "%s: no space left on device while writing the checkpoint; "
+                    "the previous checkpoint is intact" % prefix)
+    raise
+
+
+def save_checkpoint(directory, step, variables, slots=None, max_to_keep=5):
+  """Writes `directory/model.ckpt-<step>` under original names and updates `checkpoint`.
+
+  variables: {original_name: variable}; slots: {original_name + "/adam_m": var, ...}
+  (optional).  `global_step` (int64) is always written.  Keeps the newest
+  `max_to_keep` checkpoints listed in the state file and deletes older ones.
+  Returns the prefix.
+  """
+  os.makedirs(directory, exist_ok=True)
+  prefix = os.path.join(directory, "model.ckpt-%d" % step)
+  tensors = dict(variables)
+  if slots:
+    tensors.update(slots)
+  tensors["global_step"] = np.int64(step)
+  write_bundle(prefix, tensors)
+  basename = os.path.basename(prefix)
+  kept = [p for p in _read_state(directory)
+          if p != basename and os.path.exists(os.path.join(directory, p) + ".index")]
+  kept.append(basename)
+  kept.sort(key=step_of)
+  removed, kept = kept[:-max_to_keep] if max_to_keep else [], kept[-max_to_keep:] if max_to_keep else kept
+  write_state_file(directory, kept)
+  for old in removed:
+    for f in glob.glob(glob.escape(os.path.join(directory, old)) + ".*"):
+      try:
+        os.remove(f)
+      except OSError:
+        pass
+  return prefix
+
+
+def write_state_file(directory, prefixes):
+  """The TF `checkpoint` text proto, newest last, relative paths (as Saver writes)."""
+  lines = ['model_checkpoint_path: "%s"' % prefixes[-1]]
+  lines += ['all_model_checkpoint_paths: "%s"' % p for p in prefixes]
+  _atomic_write(os.path.join(directory, _STATE_FILE), "\n".join(lines) + "\n")
+
+
+def read_global_step(path):
+  _, reader = open_checkpoint(path)
+  if reader.has_tensor("global_step"):
+    return int(reader.get_tensor("global_step"))
+  return step_of(resolve_checkpoint(path))

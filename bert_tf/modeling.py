@@ -1,0 +1,466 @@
+"""The BERT encoder and its heads as Keras 3 layers, with the original maths.
+
+Shapes: B = batch, S = sequence length, H = hidden size, A = attention heads,
+d = H / A, I = intermediate size, V = vocab size, P = max positions,
+T = token-type vocab size, K = number of labels, M = masked positions.
+
+The layers are our own rather than keras-hub's `TransformerEncoder` (see the
+README, "Why our own layers"): every variable here has exactly the shape of the
+original TF1 variable, and `original_variables()` names it by the original
+name, so a `bert_model.ckpt` maps one-to-one with no reshapes; the original has
+separate hidden and attention-probability dropout rates; and owning the
+attention lets the training step fuse and trim it (benchmarks/).
+
+Maths kept exactly as google-research/bert `modeling.py` (section 3 of the
+spec): post-LayerNorm blocks with epsilon 1e-12, tanh GELU, the additive
+-10000 key mask (padded query rows are still computed), dropout on the
+attention probabilities, a tanh pooler on token 0, truncated-normal(0.02) init,
+token-type embeddings through a one-hot matmul (so their gradient is dense and
+the global-norm clip sees what the original saw).
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+_LN_EPSILON = 1e-12
+
+
+def gelu(x):
+  """The original's tanh approximation of GELU."""
+  cdf = 0.5 * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * tf.pow(x, 3))))
+  return x * cdf
+
+
+def get_activation(activation_string):
+  """Maps a `hidden_act` string to a function, as the original get_activation."""
+  if not isinstance(activation_string, str):
+    return activation_string
+  if not activation_string:
+    return None
+  act = activation_string.lower()
+  if act == "linear":
+    return None
+  if act == "relu":
+    return tf.nn.relu
+  if act == "gelu":
+    return gelu
+  if act == "tanh":
+    return tf.tanh
+  raise ValueError("Unsupported activation: %s" % act)
+
+
+def _init(config_or_range):
+  stddev = getattr(config_or_range, "initializer_range", config_or_range)
+  return keras.initializers.TruncatedNormal(stddev=stddev)
+
+
+def _dense(units, config, name, activation=None):
+  return keras.layers.Dense(units, activation=activation, kernel_initializer=_init(config),
+                            name=name)
+
+
+def _layer_norm(name):
+  return keras.layers.LayerNormalization(axis=-1, epsilon=_LN_EPSILON, name=name)
+
+
+def _dense_vars(prefix, layer):
+  return {prefix + "/kernel": layer.kernel, prefix + "/bias": layer.bias}
+
+
+def _ln_vars(prefix, layer):
+  return {prefix + "/beta": layer.beta, prefix + "/gamma": layer.gamma}
+
+
+class Embeddings(keras.layers.Layer):
+  """word + token-type + position embeddings, LayerNorm, dropout.  -> [B,S,H]."""
+
+  def __init__(self, config, **kwargs):
+    super().__init__(**kwargs)
+    self.config = config
+    self.layer_norm = _layer_norm("LayerNorm")
+    self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+
+  def build(self, input_shape=None):
+    c = self.config
+    self.word_embeddings = self.add_weight(
+        name="word_embeddings", shape=(c.vocab_size, c.hidden_size), initializer=_init(c))
+    self.token_type_embeddings = self.add_weight(
+        name="token_type_embeddings", shape=(c.type_vocab_size, c.hidden_size),
+        initializer=_init(c))
+    self.position_embeddings = self.add_weight(
+        name="position_embeddings", shape=(c.max_position_embeddings, c.hidden_size),
+        initializer=_init(c))
+    self.layer_norm.build((None, None, c.hidden_size))
+    self.built = True
+
+  def call(self, input_ids, segment_ids, training=False):
+    c = self.config
+    seq_len = tf.shape(input_ids)[1]
+    x = tf.gather(self.word_embeddings, input_ids)  # [B,S,H]; gradient is IndexedSlices
+    one_hot = tf.one_hot(segment_ids, depth=c.type_vocab_size, dtype=x.dtype)  # [B,S,T]
+    x = x + tf.einsum("bst,th->bsh", one_hot, tf.cast(self.token_type_embeddings, x.dtype))
+    x = x + tf.cast(self.position_embeddings[:seq_len], x.dtype)[tf.newaxis]
+    x = self.layer_norm(x)
+    return self.dropout(x, training=training)
+
+  def original_variables(self, prefix):
+    out = {prefix + "/word_embeddings": self.word_embeddings,
+           prefix + "/token_type_embeddings": self.token_type_embeddings,
+           prefix + "/position_embeddings": self.position_embeddings}
+    out.update(_ln_vars(prefix + "/LayerNorm", self.layer_norm))
+    return out
+
+
+class SelfAttention(keras.layers.Layer):
+  """Multi-head scaled dot-product self-attention; [B,S,H] -> context [B,S,H]."""
+
+  def __init__(self, config, **kwargs):
+    super().__init__(**kwargs)
+    self.num_heads = config.num_attention_heads
+    self.head_size = config.hidden_size // config.num_attention_heads
+    self.query = _dense(config.hidden_size, config, "query")
+    self.key = _dense(config.hidden_size, config, "key")
+    self.value = _dense(config.hidden_size, config, "value")
+    self.probs_dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
+
+  def build(self, input_shape):
+    for layer in (self.query, self.key, self.value):
+      layer.build(input_shape)
+    self.built = True
+
+  def _heads(self, x):
+    b, s = tf.shape(x)[0], tf.shape(x)[1]
+    x = tf.reshape(x, [b, s, self.num_heads, self.head_size])
+    return tf.transpose(x, [0, 2, 1, 3])  # [B,A,S,d]
+
+  def call(self, x, attention_adder, training=False):
+    q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
+    scores = tf.matmul(q, k, transpose_b=True)  # [B,A,S,S]
+    scores = scores * (1.0 / math.sqrt(float(self.head_size)))
+    scores = scores + tf.cast(attention_adder, scores.dtype)  # [B,1,1,S]
+    probs = tf.nn.softmax(scores)
+    probs = self.probs_dropout(probs, training=training)
+    ctx = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])  # [B,S,A,d]
+    b, s = tf.shape(x)[0], tf.shape(x)[1]
+    return tf.reshape(ctx, [b, s, self.num_heads * self.head_size])
+
+  def original_variables(self, prefix):
+    out = {}
+    for name in ("query", "key", "value"):
+      out.update(_dense_vars(prefix + "/" + name, getattr(self, name)))
+    return out
+
+
+class TransformerLayer(keras.layers.Layer):
+  """One post-LN block: a = LN(x + drop(W_o ctx)); out = LN(a + drop(W_2 act(W_1 a)))."""
+
+  def __init__(self, config, **kwargs):
+    super().__init__(**kwargs)
+    h = config.hidden_size
+    self.attention = SelfAttention(config, name="self")
+    self.attention_output = _dense(h, config, "attention_output_dense")
+    self.attention_layer_norm = _layer_norm("attention_output_LayerNorm")
+    self.intermediate = _dense(config.intermediate_size, config, "intermediate_dense",
+                               activation=get_activation(config.hidden_act))
+    self.output_dense = _dense(h, config, "output_dense")
+    self.output_layer_norm = _layer_norm("output_LayerNorm")
+    self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+    self._hidden = h
+    self._intermediate_size = config.intermediate_size
+
+  def build(self, input_shape):
+    h, i = self._hidden, self._intermediate_size
+    self.attention.build((None, None, h))
+    self.attention_output.build((None, None, h))
+    self.attention_layer_norm.build((None, None, h))
+    self.intermediate.build((None, None, h))
+    self.output_dense.build((None, None, i))
+    self.output_layer_norm.build((None, None, h))
+    self.built = True
+
+  def call(self, x, attention_adder, training=False):
+    ctx = self.attention(x, attention_adder, training=training)
+    a = self.attention_layer_norm(self.dropout(self.attention_output(ctx), training=training) + x)
+    i = self.intermediate(a)
+    return self.output_layer_norm(self.dropout(self.output_dense(i), training=training) + a)
+
+  def original_variables(self, prefix):
+    out = self.attention.original_variables(prefix + "/attention/self")
+    out.update(_dense_vars(prefix + "/attention/output/dense", self.attention_output))
+    out.update(_ln_vars(prefix + "/attention/output/LayerNorm", self.attention_layer_norm))
+    out.update(_dense_vars(prefix + "/intermediate/dense", self.intermediate))
+    out.update(_dense_vars(prefix + "/output/dense", self.output_dense))
+    out.update(_ln_vars(prefix + "/output/LayerNorm", self.output_layer_norm))
+    return out
+
+
+def attention_adder_from_mask(input_mask, dtype=tf.float32):
+  """[B,S] 0/1 key mask -> additive [B,1,1,S] (0 for real keys, -10000 for padding)."""
+  mask = tf.cast(input_mask, dtype)[:, tf.newaxis, tf.newaxis, :]
+  return (1.0 - mask) * -10000.0
+
+
+class BertModel(keras.Model):
+  """The encoder: `bert/embeddings`, `bert/encoder/layer_N`, `bert/pooler`.
+
+  call({"input_ids", "input_mask", "segment_ids"} int [B,S]) returns a dict:
+    embedding_output [B,S,H], all_encoder_layers: list of L x [B,S,H] (without
+    the embeddings), sequence_output [B,S,H] (= last layer), pooled_output [B,H].
+  When `training` is False both dropouts are off, as with is_training=False.
+  """
+
+  def __init__(self, config, **kwargs):
+    kwargs.setdefault("name", "bert")
+    super().__init__(**kwargs)
+    config.validate()
+    self.config = config
+    self.embeddings = Embeddings(config, name="embeddings")
+    self.encoder_layers = [TransformerLayer(config, name="layer_%d" % i)
+                           for i in range(config.num_hidden_layers)]
+    self.pooler = _dense(config.hidden_size, config, "pooler_dense", activation="tanh")
+
+  def build(self, input_shape=None):
+    h = self.config.hidden_size
+    self.embeddings.build()
+    for layer in self.encoder_layers:
+      layer.build((None, None, h))
+    self.pooler.build((None, h))
+    self.built = True
+
+  def call(self, inputs, training=False):
+    input_ids = inputs["input_ids"]
+    input_mask = inputs.get("input_mask")
+    segment_ids = inputs.get("segment_ids")
+    if input_mask is None:
+      input_mask = tf.ones_like(input_ids)
+    if segment_ids is None:
+      segment_ids = tf.zeros_like(input_ids)
+    x = self.embeddings(input_ids, segment_ids, training=training)
+    embedding_output = x
+    adder = attention_adder_from_mask(input_mask, x.dtype)
+    all_layers = []
+    for layer in self.encoder_layers:
+      x = layer(x, adder, training=training)
+      all_layers.append(x)
+    pooled = self.pooler(x[:, 0])
+    return {"embedding_output": embedding_output, "all_encoder_layers": all_layers,
+            "sequence_output": x, "pooled_output": pooled}
+
+  def get_embedding_table(self):
+    return self.embeddings.word_embeddings
+
+  def original_variables(self, prefix="bert"):
+    out = self.embeddings.original_variables(prefix + "/embeddings")
+    for i, layer in enumerate(self.encoder_layers):
+      out.update(layer.original_variables("%s/encoder/layer_%d" % (prefix, i)))
+    out.update(_dense_vars(prefix + "/pooler/dense", self.pooler))
+    return out
+
+
+def dummy_inputs(batch=1, seq=8):
+  z = tf.zeros([batch, seq], tf.int32)
+  return {"input_ids": z, "input_mask": tf.ones_like(z), "segment_ids": z}
+
+
+class ClassifierHead(keras.layers.Layer):
+  """run_classifier's head on the pooled output: root-scope `output_weights` [K,H],
+  `output_bias` [K]; dropout 0.1 (hard-coded, as the original) in training."""
+
+  def __init__(self, num_labels, hidden_size, **kwargs):
+    super().__init__(**kwargs)
+    self.num_labels = num_labels
+    self.hidden_size = hidden_size
+    self.dropout = keras.layers.Dropout(0.1)
+
+  def build(self, input_shape=None):
+    self.output_weights = self.add_weight(
+        name="output_weights", shape=(self.num_labels, self.hidden_size),
+        initializer=keras.initializers.TruncatedNormal(stddev=0.02))
+    self.output_bias = self.add_weight(name="output_bias", shape=(self.num_labels,),
+                                       initializer="zeros")
+    self.built = True
+
+  def call(self, pooled_output, training=False):
+    x = self.dropout(pooled_output, training=training)
+    w = tf.cast(self.output_weights, x.dtype)
+    return tf.matmul(x, w, transpose_b=True) + tf.cast(self.output_bias, x.dtype)  # [B,K]
+
+  def original_variables(self, prefix=""):
+    return {prefix + "output_weights": self.output_weights,
+            prefix + "output_bias": self.output_bias}
+
+
+class BertClassifier(keras.Model):
+  """BertModel + ClassifierHead.  call(features) -> logits [B,K] (float32).
+
+  num_labels == 1 is regression (STS-B): the single logit is the prediction.
+  """
+
+  def __init__(self, config, num_labels, **kwargs):
+    super().__init__(**kwargs)
+    self.config = config
+    self.num_labels = num_labels
+    self.bert = BertModel(config)
+    self.head = ClassifierHead(num_labels, config.hidden_size, name="classifier")
+
+  def build(self, input_shape=None):
+    self.bert.build()
+    self.head.build()
+    self.built = True
+
+  def call(self, inputs, training=False):
+    pooled = self.bert(inputs, training=training)["pooled_output"]
+    return tf.cast(self.head(pooled, training=training), tf.float32)
+
+  def original_variables(self):
+    out = self.bert.original_variables()
+    out.update(self.head.original_variables())
+    return out
+
+
+def classifier_outputs(logits, label_ids, num_labels):
+  """The original create_model's outputs from logits [B,K] and labels [B].
+
+  Classification: probabilities = softmax, per_example_loss = -sum(onehot *
+  log_softmax), loss = mean.  Regression (K == 1): prediction = logit, squared
+  error per example, loss = mean.
+  """
+  if num_labels == 1:
+    predictions = logits[:, 0]
+    per_example_loss = tf.square(predictions - tf.cast(label_ids, tf.float32))
+    return {"probabilities": predictions, "per_example_loss": per_example_loss,
+            "loss": tf.reduce_mean(per_example_loss)}
+  log_probs = tf.nn.log_softmax(logits, axis=-1)
+  one_hot = tf.one_hot(label_ids, depth=num_labels, dtype=tf.float32)
+  per_example_loss = -tf.reduce_sum(one_hot * log_probs, axis=-1)
+  return {"probabilities": tf.nn.softmax(logits, axis=-1),
+          "per_example_loss": per_example_loss, "loss": tf.reduce_mean(per_example_loss)}
+
+
+def gather_indexes(sequence_tensor, positions):
+  """[B,S,H] gathered at [B,M] positions -> [B*M,H] (the original's flat layout)."""
+  b, s, h = tf.shape(sequence_tensor)[0], tf.shape(sequence_tensor)[1], tf.shape(sequence_tensor)[2]
+  flat_offsets = tf.reshape(tf.range(b, dtype=positions.dtype) * tf.cast(s, positions.dtype),
+                            [-1, 1])
+  flat_positions = tf.reshape(positions + flat_offsets, [-1])
+  return tf.gather(tf.reshape(sequence_tensor, [b * s, h]), flat_positions)
+
+
+class MaskedLMHead(keras.layers.Layer):
+  """`cls/predictions`: dense(H, hidden_act) + LayerNorm, then logits against the
+  tied word-embedding table plus `output_bias` [V]."""
+
+  def __init__(self, config, embedding_table_fn, **kwargs):
+    super().__init__(**kwargs)
+    self.config = config
+    self._embedding_table_fn = embedding_table_fn
+    self.transform = _dense(config.hidden_size, config, "transform_dense",
+                            activation=get_activation(config.hidden_act))
+    self.layer_norm = _layer_norm("transform_LayerNorm")
+
+  def build(self, input_shape=None):
+    h = self.config.hidden_size
+    self.transform.build((None, h))
+    self.layer_norm.build((None, h))
+    self.output_bias = self.add_weight(name="output_bias", shape=(self.config.vocab_size,),
+                                       initializer="zeros")
+    self.built = True
+
+  def call(self, sequence_output, positions):
+    x = gather_indexes(sequence_output, positions)  # [B*M,H]
+    x = self.layer_norm(self.transform(x))
+    table = tf.cast(self._embedding_table_fn(), x.dtype)
+    logits = tf.matmul(x, table, transpose_b=True) + tf.cast(self.output_bias, x.dtype)
+    return tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)  # [B*M,V]
+
+  def original_variables(self, prefix="cls/predictions"):
+    out = _dense_vars(prefix + "/transform/dense", self.transform)
+    out.update(_ln_vars(prefix + "/transform/LayerNorm", self.layer_norm))
+    out[prefix + "/output_bias"] = self.output_bias
+    return out
+
+
+class NextSentenceHead(keras.layers.Layer):
+  """`cls/seq_relationship`: output_weights [2,H], output_bias [2] on the pooled output."""
+
+  def __init__(self, config, **kwargs):
+    super().__init__(**kwargs)
+    self.config = config
+
+  def build(self, input_shape=None):
+    self.output_weights = self.add_weight(
+        name="output_weights", shape=(2, self.config.hidden_size), initializer=_init(self.config))
+    self.output_bias = self.add_weight(name="output_bias", shape=(2,), initializer="zeros")
+    self.built = True
+
+  def call(self, pooled_output):
+    logits = tf.matmul(pooled_output, tf.cast(self.output_weights, pooled_output.dtype),
+                       transpose_b=True) + tf.cast(self.output_bias, pooled_output.dtype)
+    return tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)  # [B,2]
+
+  def original_variables(self, prefix="cls/seq_relationship"):
+    return {prefix + "/output_weights": self.output_weights,
+            prefix + "/output_bias": self.output_bias}
+
+
+class BertPretrainer(keras.Model):
+  """BertModel + MLM + NSP heads (run_pretraining's model).
+
+  call(features) with masked_lm_positions [B,M] returns masked_lm_log_probs
+  [B*M,V] and next_sentence_log_probs [B,2]; `pretraining_losses` turns them
+  into the original losses.
+  """
+
+  def __init__(self, config, **kwargs):
+    super().__init__(**kwargs)
+    self.config = config
+    self.bert = BertModel(config)
+    self.mlm = MaskedLMHead(config, self.bert.get_embedding_table, name="mlm")
+    self.nsp = NextSentenceHead(config, name="nsp")
+
+  def build(self, input_shape=None):
+    self.bert.build()
+    self.mlm.build()
+    self.nsp.build()
+    self.built = True
+
+  def call(self, inputs, training=False):
+    out = self.bert(inputs, training=training)
+    return {
+        "masked_lm_log_probs": self.mlm(out["sequence_output"], inputs["masked_lm_positions"]),
+        "next_sentence_log_probs": self.nsp(out["pooled_output"]),
+        "sequence_output": out["sequence_output"],
+        "pooled_output": out["pooled_output"],
+    }
+
+  def original_variables(self):
+    out = self.bert.original_variables()
+    out.update(self.mlm.original_variables())
+    out.update(self.nsp.original_variables())
+    return out
+
+
+def pretraining_losses(outputs, masked_lm_ids, masked_lm_weights, next_sentence_labels):
+  """The original MLM and NSP losses.
+
+  masked_lm_loss = sum(w * CE) / (sum(w) + 1e-5) over the B*M gathered slots;
+  next_sentence_loss = mean CE; total_loss = their sum.
+  """
+  log_probs = outputs["masked_lm_log_probs"]
+  vocab_size = tf.shape(log_probs)[-1]
+  label_ids = tf.reshape(masked_lm_ids, [-1])
+  weights = tf.cast(tf.reshape(masked_lm_weights, [-1]), tf.float32)
+  one_hot = tf.one_hot(label_ids, depth=vocab_size, dtype=tf.float32)
+  mlm_example_loss = -tf.reduce_sum(log_probs * one_hot, axis=-1)
+  mlm_loss = tf.reduce_sum(weights * mlm_example_loss) / (tf.reduce_sum(weights) + 1e-5)
+  nsp_log_probs = outputs["next_sentence_log_probs"]
+  nsp_labels = tf.reshape(next_sentence_labels, [-1])
+  nsp_example_loss = -tf.reduce_sum(tf.one_hot(nsp_labels, depth=2, dtype=tf.float32) *
+                                    nsp_log_probs, axis=-1)
+  nsp_loss = tf.reduce_mean(nsp_example_loss)
+  return {"masked_lm_loss": mlm_loss, "masked_lm_example_loss": mlm_example_loss,
+          "next_sentence_loss": nsp_loss, "next_sentence_example_loss": nsp_example_loss,
+          "total_loss": mlm_loss + nsp_loss}

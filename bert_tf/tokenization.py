@@ -1,0 +1,302 @@
+"""WordPiece tokenization with the exact behaviour of google-research/bert.
+
+This module is written by hand on purpose: every peer tokenizer (tensorflow-text,
+keras-hub, HF fast tokenizers) differs from the original on some inputs (NFKC
+case-folding, NUL handling, a 100-*byte* word limit, ...), and a fine-tuned
+checkpoint is only as good as the ids it was trained on.  The functions below
+follow the original algorithm step by step:
+
+  BasicTokenizer:  convert_to_unicode -> drop NUL/U+FFFD/control chars and map
+                   whitespace to " " -> pad CJK ideographs with spaces ->
+                   whitespace split -> (uncased only) str.lower() + NFD + drop Mn
+                   -> split every punctuation char off -> whitespace split.
+  WordpieceTokenizer: greedy longest-match-first from the left, "##" on
+                   non-initial pieces; a word longer than 200 characters, or
+                   one with any unmatchable position, becomes "[UNK]".
+
+`FullTokenizer.tokenize` is the fast path: an ASCII shortcut for the basic step
+and a per-word cache for WordPiece.  Both are exact by construction and are
+tested equal to the step-by-step path (`FullTokenizer.tokenize_exact`).
+"""
+
+import collections
+import re
+import unicodedata
+
+import numpy as np
+
+_LOWER_MODELS = (
+    "uncased_L-24_H-1024_A-16",
+    "uncased_L-12_H-768_A-12",
+    "multilingual_L-12_H-768_A-12",
+    "chinese_L-12_H-768_A-12",
+)
+_CASED_MODELS = (
+    "cased_L-12_H-768_A-12",
+    "cased_L-24_H-1024_A-16",
+    "multi_cased_L-12_H-768_A-12",
+)
+
+
+def validate_case_matches_checkpoint(do_lower_case, init_checkpoint):
+  """Raises ValueError when `do_lower_case` contradicts a known Google model name."""
+  if not init_checkpoint:
+    return
+  m = re.match(r"^.*?([A-Za-z0-9_-]+)/bert_model.ckpt", init_checkpoint)
+  if m is None:
+    return
+  model_name = m.group(1)
+  bad = None
+  if model_name in _LOWER_MODELS and not do_lower_case:
+    bad = ("False", "lowercased", "True")
+  if model_name in _CASED_MODELS and do_lower_case:
+    bad = ("True", "cased", "False")
+  if bad:
+    actual_flag, case_name, opposite_flag = bad
+    raise ValueError(
+        "You passed in `--do_lower_case=%s` with `--init_checkpoint=%s`. "
+        "However, `%s` seems to be a %s model, so you "
+        "should pass in `--do_lower_case=%s` so that the fine-tuning matches "
+        "how the model was pre-training. If this error is wrong, please "
+        "just comment out this check." %
+        (actual_flag, init_checkpoint, model_name, case_name, opposite_flag))
+
+
+def convert_to_unicode(text):
+  """str is returned as is; bytes are decoded as UTF-8, dropping invalid bytes."""
+  if isinstance(text, str):
+    return text
+  if isinstance(text, (bytes, bytearray, np.bytes_)):
+    return bytes(text).decode("utf-8", "ignore")
+  raise ValueError("Unsupported string type: %s" % (type(text)))
+
+
+# On Python 3 the original's printable_text is the same function.
+printable_text = convert_to_unicode
+
+
+def load_vocab(vocab_file):
+  """Reads a vocabulary file into an OrderedDict token -> id (id = line number).
+
+  Like the original (tf.gfile readline), lines end only at "\\n", each line is
+  `strip()`ped, and a duplicated token keeps the id of its last line.
+  """
+  vocab = collections.OrderedDict()
+  try:
+    with open(vocab_file, "r", encoding="utf-8", newline="\n") as reader:
+      for index, line in enumerate(reader):
+        vocab[line.strip()] = index
+  except FileNotFoundError:
+    raise ValueError("%s: vocab file not found; pass the vocab.txt that "
+                     "came with the checkpoint (--vocab_file)" % vocab_file)
+  except UnicodeDecodeError as e:
+    raise ValueError("%s: vocab file is not UTF-8 text (byte %d)" %
+                     (vocab_file, e.start))
+  except IsADirectoryError:
+    raise ValueError("%s: is a directory, expected the vocab.txt file" % vocab_file)
+  if not vocab:
+    raise ValueError("%s: vocab file is empty" % vocab_file)
+  return vocab
+
+
+def convert_by_vocab(vocab, items):
+  return [vocab[item] for item in items]
+
+
+def convert_tokens_to_ids(vocab, tokens):
+  return convert_by_vocab(vocab, tokens)
+
+
+def convert_ids_to_tokens(inv_vocab, ids):
+  return convert_by_vocab(inv_vocab, ids)
+
+
+def whitespace_tokenize(text):
+  """strip() then split() on any whitespace, as the original."""
+  text = text.strip()
+  if not text:
+    return []
+  return text.split()
+
+
+def _is_whitespace(char):
+  if char == " " or char == "\t" or char == "\n" or char == "\r":
+    return True
+  return unicodedata.category(char) == "Zs"
+
+
+def _is_control(char):
+  if char == "\t" or char == "\n" or char == "\r":
+    return False
+  return unicodedata.category(char) in ("Cc", "Cf")
+
+
+def _is_punctuation(char):
+  cp = ord(char)
+  if (33 <= cp <= 47) or (58 <= cp <= 64) or (91 <= cp <= 96) or (123 <= cp <= 126):
+    return True
+  return unicodedata.category(char).startswith("P")
+
+
+def _is_chinese_char(cp):
+  """CJK Unified Ideographs blocks only (not Hangul, Hiragana or Katakana)."""
+  return ((0x4E00 <= cp <= 0x9FFF) or (0x3400 <= cp <= 0x4DBF) or
+          (0x20000 <= cp <= 0x2A6DF) or (0x2A700 <= cp <= 0x2B73F) or
+          (0x2B740 <= cp <= 0x2B81F) or (0x2B820 <= cp <= 0x2CEAF) or
+          (0xF900 <= cp <= 0xFAFF) or (0x2F800 <= cp <= 0x2FA1F))
+
+
+class BasicTokenizer(object):
+  """Punctuation splitting, lower-casing and accent stripping (exact original)."""
+
+  def __init__(self, do_lower_case=True):
+    self.do_lower_case = do_lower_case
+
+  def tokenize(self, text):
+    text = convert_to_unicode(text)
+    text = self._clean_text(text)
+    text = self._tokenize_chinese_chars(text)
+    split_tokens = []
+    for token in whitespace_tokenize(text):
+      if self.do_lower_case:
+        token = token.lower()
+        token = self._run_strip_accents(token)
+      split_tokens.extend(self._run_split_on_punc(token))
+    return whitespace_tokenize(" ".join(split_tokens))
+
+  def _run_strip_accents(self, text):
+    text = unicodedata.normalize("NFD", text)
+    return "".join(c for c in text if unicodedata.category(c) != "Mn")
+
+  def _run_split_on_punc(self, text):
+    output = []
+    start_new_word = True
+    for char in text:
+      if _is_punctuation(char):
+        output.append([char])
+        start_new_word = True
+      else:
+        if start_new_word:
+          output.append([])
+        start_new_word = False
+        output[-1].append(char)
+    return ["".join(x) for x in output]
+
+  def _tokenize_chinese_chars(self, text):
+    output = []
+    for char in text:
+      if _is_chinese_char(ord(char)):
+        output.extend((" ", char, " "))
+      else:
+        output.append(char)
+    return "".join(output)
+
+  def _clean_text(self, text):
+    output = []
+    for char in text:
+      cp = ord(char)
+      if cp == 0 or cp == 0xFFFD or _is_control(char):
+        continue
+      output.append(" " if _is_whitespace(char) else char)
+    return "".join(output)
+
+
+class WordpieceTokenizer(object):
+  """Greedy longest-match-first WordPiece (exact original)."""
+
+  def __init__(self, vocab, unk_token="[UNK]", max_input_chars_per_word=200):
+    self.vocab = vocab
+    self.unk_token = unk_token
+    self.max_input_chars_per_word = max_input_chars_per_word
+    # A candidate longer than the longest vocab entry can never match, so the
+    # inner scan may start there instead of at the end of the word.  This does
+    # not change the result (the first match scanning downwards is the same).
+    self._max_piece_chars = max((len(k) for k in vocab), default=0)
+
+  def tokenize(self, text):
+    output_tokens = []
+    for token in whitespace_tokenize(convert_to_unicode(text)):
+      output_tokens.extend(self.tokenize_word(token))
+    return output_tokens
+
+  def tokenize_word(self, token):
+    """WordPiece of one whitespace-free token."""
+    n = len(token)
+    if n > self.max_input_chars_per_word:
+      return [self.unk_token]
+    vocab = self.vocab
+    sub_tokens = []
+    start = 0
+    while start < n:
+      end = min(n, start + self._max_piece_chars)
+      cur_substr = None
+      while start < end:
+        substr = token[start:end]
+        if start > 0:
+          substr = "##" + substr
+        if substr in vocab:
+          cur_substr = substr
+          break
+        end -= 1
+      if cur_substr is None:
+        return [self.unk_token]
+      sub_tokens.append(cur_substr)
+      start = end
+    return sub_tokens
+
+
+# ASCII fast path of BasicTokenizer: for pure-ASCII text the original reduces to
+# "delete C0 controls and DEL except \t\n\r (which become spaces), optionally
+# lower-case, split on spaces, split off every ASCII punctuation character".
+# (No ASCII char is Mn, CJK or Zs, and str.lower() of ASCII is ASCII.)
+_ASCII_CLEAN = {c: None for c in list(range(0, 32)) + [127]}
+_ASCII_CLEAN.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
+_ASCII_PUNCT = r"!-/:-@\[-`{-~"
+_ASCII_SPLIT = re.compile(r"[^ %s]+|[%s]" % (_ASCII_PUNCT, _ASCII_PUNCT))
+
+
+class FullTokenizer(object):
+  """BasicTokenizer then WordPiece, as the original FullTokenizer."""
+
+  def __init__(self, vocab_file, do_lower_case=True):
+    self.vocab = load_vocab(vocab_file)
+    self.inv_vocab = {v: k for k, v in self.vocab.items()}
+    self.do_lower_case = do_lower_case
+    self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
+    self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
+    self._word_cache = {}
+
+  def tokenize(self, text):
+    """Fast path; always equal to `tokenize_exact`."""
+    text = convert_to_unicode(text)
+    if text.isascii():
+      text = text.translate(_ASCII_CLEAN)
+      if self.do_lower_case:
+        text = text.lower()
+      words = _ASCII_SPLIT.findall(text)
+    else:
+      words = self.basic_tokenizer.tokenize(text)
+    cache = self._word_cache
+    out = []
+    for word in words:
+      pieces = cache.get(word)
+      if pieces is None:
+        pieces = self.wordpiece_tokenizer.tokenize_word(word)
+        if len(cache) < 1_000_000:
+          cache[word] = pieces
+      out.extend(pieces)
+    return out
+
+  def tokenize_exact(self, text):
+    """The original two-stage loop, step by step (the reference for tests)."""
+    split_tokens = []
+    for token in self.basic_tokenizer.tokenize(text):
+      for sub_token in self.wordpiece_tokenizer.tokenize(token):
+        split_tokens.append(sub_token)
+    return split_tokens
+
+  def convert_tokens_to_ids(self, tokens):
+    return convert_by_vocab(self.vocab, tokens)
+
+  def convert_ids_to_tokens(self, ids):
+    return convert_by_vocab(self.inv_vocab, ids)
