@@ -193,15 +193,11 @@ def write_bundle(prefix, tensors):
   directory = os.path.dirname(prefix) or "."
   tmp_prefix = os.path.join(directory, ".tmp-%d-%s" % (os.getpid(), os.path.basename(prefix)))
   names = sorted(tensors)
-  values = []
-  for n in names:
-    v = tensors[n]
-    values.append(v.value if hasattr(v, "value") and not isinstance(v, np.ndarray) else v)
   try:
     with tf.device("/cpu:0"):
       tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
                         shape_and_slices=[""] * len(names),
-                        tensors=[tf.convert_to_tensor(v) for v in values])
+                        tensors=[tf.convert_to_tensor(tensors[n]) for n in names])
     tmp_files = glob.glob(glob.escape(tmp_prefix) + ".*")
     data_files = [f for f in tmp_files if not f.endswith(".index")]
     for f in data_files:

@@ -1,0 +1,127 @@
+"""Reading and writing original-format checkpoints."""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import checkpoints, modeling
+from bert_tf.configuration import BertConfig
+from conftest import FIXTURES, ROOT, TINY
+
+CKPT = os.path.join(TINY, "bert_model.ckpt")
+
+
+def _model():
+  m = modeling.BertPretrainer(BertConfig.from_json_file(os.path.join(TINY, "bert_config.json")))
+  m.build()
+  return m
+
+
+def test_load_save_roundtrip_bit_equal(tmp_path):
+  m = _model()
+  variables = m.original_variables()
+  checkpoints.init_from_checkpoint(variables, CKPT, log=False)
+  prefix = checkpoints.save_checkpoint(str(tmp_path), 0, variables)
+  assert prefix == str(tmp_path / "model.ckpt-0")
+  orig = {n: s for n, s in tf.train.list_variables(CKPT)}
+  ours = {n: s for n, s in tf.train.list_variables(prefix)}
+  assert ours.pop("global_step") == []
+  assert ours == orig
+  r0, r1 = tf.train.load_checkpoint(CKPT), tf.train.load_checkpoint(prefix)
+  for n in orig:
+    a, b = r0.get_tensor(n), r1.get_tensor(n)
+    assert a.dtype == b.dtype
+    np.testing.assert_array_equal(a, b)
+  assert r1.get_tensor("global_step") == 0 and r1.get_tensor("global_step").dtype == np.int64
+
+
+def test_assignment_semantics_and_logging(tmp_path, caplog):
+  # classifier: cls/* only in checkpoint (ignored); output_* only in model (kept)
+  m = modeling.BertClassifier(BertConfig.from_json_file(os.path.join(TINY, "bert_config.json")), 3)
+  m.build()
+  before = m.head.output_weights.numpy().copy()
+  from absl import logging as absl_logging
+  absl_logging.set_verbosity(absl_logging.INFO)
+  restored = checkpoints.init_from_checkpoint(m.original_variables(), CKPT, log=True)
+  assert len(restored) == 39 and not any(n.startswith("cls/") for n in restored)
+  np.testing.assert_array_equal(m.head.output_weights.numpy(), before)
+
+
+def test_shape_mismatch_names_variable_and_both_shapes():
+  cfg = BertConfig.from_json_file(os.path.join(TINY, "bert_config.json"))
+  cfg.intermediate_size = 48
+  m = modeling.BertModel(cfg)
+  m.build()
+  with pytest.raises(checkpoints.CheckpointError,
+                     match=r"bert/encoder/layer_0/intermediate/dense/kernel has shape \[32, 64\] in the "
+                           r"checkpoint but the model .* expects \[32, 48\]"):
+    checkpoints.init_from_checkpoint(m.original_variables(), CKPT, log=False)
+
+
+def test_resolve_accepts_prefix_files_and_directories(tmp_path):
+  assert checkpoints.resolve_checkpoint(CKPT) == CKPT
+  assert checkpoints.resolve_checkpoint(CKPT + ".index") == CKPT
+  assert checkpoints.resolve_checkpoint(CKPT + ".data-00000-of-00001") == CKPT
+  assert checkpoints.resolve_checkpoint(CKPT + ".meta") == CKPT
+  assert checkpoints.resolve_checkpoint(TINY) == CKPT  # single *.index in the directory
+  with pytest.raises(checkpoints.CheckpointError, match="checkpoint not found"):
+    checkpoints.resolve_checkpoint(str(tmp_path / "bert_model.ckpt"))
+  with pytest.raises(checkpoints.CheckpointError, match="no `checkpoint` state file"):
+    checkpoints.resolve_checkpoint(str(tmp_path))
+
+
+def test_reads_real_original_training_checkpoint_with_slots():
+  path = os.path.join(FIXTURES, "keras_bert_test_checkpoint", "bert_model.ckpt")
+  cfg = BertConfig.from_json_file(os.path.join(FIXTURES, "keras_bert_test_checkpoint",
+                                               "bert_config.json"))
+  m = modeling.BertPretrainer(cfg)
+  m.build()
+  restored = checkpoints.init_from_checkpoint(m.original_variables(), path, log=False)
+  assert restored == set(m.original_variables())  # slots and global_step ignored
+  assert checkpoints.read_global_step(path) == 20
+
+
+def test_keep_last_five_and_state_file(tmp_path):
+  v = {"w": tf.Variable(np.ones([2], np.float32))}
+  for step in range(0, 70, 10):
+    checkpoints.save_checkpoint(str(tmp_path), step, v, slots={"w/adam_m": tf.Variable([0., 1.])})
+  steps = sorted(checkpoints.checkpoint_steps(str(tmp_path)))
+  assert steps == [20, 30, 40, 50, 60]
+  assert checkpoints.latest_checkpoint(str(tmp_path)) == str(tmp_path / "model.ckpt-60")
+  assert tf.train.latest_checkpoint(str(tmp_path)) == str(tmp_path / "model.ckpt-60")
+  assert checkpoints.resolve_checkpoint(str(tmp_path)) == str(tmp_path / "model.ckpt-60")
+  names = dict(tf.train.list_variables(str(tmp_path / "model.ckpt-60")))
+  assert set(names) == {"w", "w/adam_m", "global_step"}
+  assert not [f for f in os.listdir(tmp_path) if "tmp" in f]
+
+
+def test_written_checkpoint_restores_in_tf1_graph(tmp_path):
+  """The original code's loader (tf.compat.v1 init_from_checkpoint) reads our files."""
+  m = _model()
+  checkpoints.init_from_checkpoint(m.original_variables(), CKPT, log=False)
+  prefix = checkpoints.save_checkpoint(str(tmp_path), 7, m.original_variables())
+  script = textwrap.dedent("""
+      import sys, numpy as np, tensorflow as tf
+      tf1 = tf.compat.v1
+      tf1.disable_v2_behavior()
+      prefix = sys.argv[1]
+      names = {n: s for n, s in tf.train.list_variables(prefix) if n != "global_step"}
+      with tf1.Graph().as_default():
+        vs = {n: tf1.get_variable(n, shape=s, initializer=tf1.zeros_initializer()) for n, s in names.items()}
+        tf1.train.init_from_checkpoint(prefix, {n: n for n in names})
+        with tf1.Session() as sess:
+          sess.run(tf1.global_variables_initializer())
+          vals = sess.run(vs)
+      r = tf.train.load_checkpoint(prefix)
+      assert all(np.array_equal(vals[n], r.get_tensor(n)) for n in names)
+      print("OK", len(names))
+  """)
+  out = subprocess.run([sys.executable, "-c", script, prefix], capture_output=True, text=True,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert "OK 46" in out.stdout

