@@ -113,8 +113,7 @@ def init_from_checkpoint(variables, path, log=True):
       raise CheckpointError("%s: cannot read variable %s (%s)" %
                             (prefix, name, msg[0] if msg else type(e).__name__))
   for name, var in restored.items():
-    var.assign(values[name].astype(np.dtype(var.dtype)) if hasattr(values[name], "astype")
-               else values[name])
+    var.assign(values[name])
   if log:
     logging.info("**** Trainable Variables ****")
     for name, var in variables.items():

@@ -1,0 +1,287 @@
+"""The run_classifier job: TSV files -> features -> train / eval / predict -> files.
+
+`run(ClassifierJob(...))` does what the original run_classifier.py `main` does,
+in the same order, with the same log lines and output files; run_classifier.py
+only turns flags into a ClassifierJob.
+"""
+
+import dataclasses
+import os
+import time
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from bert_tf import classifier_data, modeling, optimization, tokenization, training
+from bert_tf.configuration import BertConfig
+
+
+@dataclasses.dataclass
+class ClassifierJob:
+  """Arguments of one run_classifier invocation (the original flags + our additions)."""
+  data_dir: str
+  bert_config_file: str
+  task_name: str
+  vocab_file: str
+  output_dir: str
+  init_checkpoint: Optional[str] = None
+  do_lower_case: bool = True
+  max_seq_length: int = 128
+  do_train: bool = False
+  do_eval: bool = False
+  do_predict: bool = False
+  train_batch_size: int = 32
+  eval_batch_size: int = 8
+  predict_batch_size: int = 8
+  learning_rate: float = 5e-5
+  num_train_epochs: float = 3.0
+  warmup_proportion: float = 0.1
+  save_checkpoints_steps: int = 1000
+  iterations_per_loop: int = 1000
+  use_tpu: bool = False
+  tpu_name: Optional[str] = None
+  tpu_zone: Optional[str] = None
+  gcp_project: Optional[str] = None
+  master: Optional[str] = None
+  num_tpu_cores: int = 8
+  # ---- additive options (defaults keep the original behaviour)
+  seed: Optional[int] = None
+  lr_schedule: str = "original"      # "original" (schedule(k+1), as TF1 ran it) or "intended"
+  optimizer: str = "adamw"
+  gradient_accumulation_steps: int = 1
+  use_xla: bool = False
+  distribution: str = "auto"
+  trim_padding: bool = True          # skip padded positions (exact); off on TPU (fixed shapes)
+  generic_options: dict = dataclasses.field(default_factory=dict)
+
+
+def _validate(job):
+  """The original main's checks, in the original order."""
+  tokenization.validate_case_matches_checkpoint(job.do_lower_case, job.init_checkpoint)
+  if not job.do_train and not job.do_eval and not job.do_predict:
+    raise ValueError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
+  config = BertConfig.from_json_file(job.bert_config_file)
+  if job.max_seq_length > config.max_position_embeddings:
+    raise ValueError(
+        "Cannot use sequence length %d because the BERT model was only trained up to sequence "
+        "length %d" % (job.max_seq_length, config.max_position_embeddings))
+  try:
+    os.makedirs(job.output_dir, exist_ok=True)
+  except OSError as e:
+    raise ValueError("%s: cannot create output_dir (%s)" % (job.output_dir, e.strerror))
+  if not os.access(job.output_dir, os.W_OK):
+    raise ValueError("%s: output_dir is not writable" % job.output_dir)
+  processor = classifier_data.get_processor(job.task_name.lower(), **job.generic_options)
+  return config, processor
+
+
+def _check_vocab(tokenizer, config, vocab_file, bert_config_file):
+  n = len(tokenizer.vocab)
+  if n > config.vocab_size:
+    raise ValueError(
+        "%s has %d tokens but %s says vocab_size = %d: ids past %d would index outside the "
+        "embedding table (NaN/garbage, google-research/bert #82). Use the vocab.txt that came "
+        "with the checkpoint." % (vocab_file, n, bert_config_file, config.vocab_size,
+                                  config.vocab_size - 1))
+  if n < config.vocab_size:
+    logging.warning("%s has %d tokens, fewer than vocab_size = %d in %s (unused rows).",
+                    vocab_file, n, config.vocab_size, bert_config_file)
+
+
+def _build(job, config, num_labels, strategy, num_train_steps=0, num_warmup_steps=0):
+  with strategy.scope():
+    model = modeling.BertClassifier(config, num_labels)
+    model.build()
+    optimizer = optimization.create_optimizer(
+        job.optimizer, job.learning_rate, num_train_steps, num_warmup_steps,
+        lr_step_offset=1 if job.lr_schedule == "original" else 0)
+  return model, optimizer
+
+
+def _trim(job):
+  return job.trim_padding and not job.use_tpu
+
+
+def _loss_fn(model, num_labels):
+  def loss_fn(features, training):
+    logits = model(features, training=training)
+    return modeling.classifier_outputs(logits, features["label_ids"], num_labels)["loss"]
+  return loss_fn
+
+
+def _predict_fn(model, num_labels):
+  def predict_fn(features):
+    logits = model(features, training=False)
+    out = modeling.classifier_outputs(logits, features["label_ids"], num_labels)
+    return {"probabilities": out["probabilities"], "per_example_loss": out["per_example_loss"],
+            "logits": logits, "label_ids": features["label_ids"],
+            "is_real_example": features["is_real_example"]}
+  return predict_fn
+
+
+def _eval_metrics(out, batch_size, is_regression):
+  """The original's eval metrics, accumulated batch by batch in float32 like tf.metrics."""
+  w = out["is_real_example"].astype(np.float32)
+  per_loss = out["per_example_loss"].astype(np.float32)
+  result = {}
+  if is_regression:
+    pred = out["probabilities"].astype(np.float64)
+    gold = out["label_ids"].astype(np.float64)
+    real = w > 0
+    pred, gold = pred[real], gold[real]
+    result["eval_pearson"] = np.float32(np.corrcoef(pred, gold)[0, 1]) if len(gold) > 1 else np.float32(0)
+    rank = lambda x: _average_ranks(x)
+    result["eval_spearman"] = np.float32(np.corrcoef(rank(pred), rank(gold))[0, 1]) if len(gold) > 1 else np.float32(0)
+  else:
+    correct = (np.argmax(out["logits"], axis=-1) == out["label_ids"]).astype(np.float32)
+  acc_total = np.float32(0)
+  loss_total = np.float32(0)
+  count = np.float32(0)
+  batch_loss_sum = np.float32(0)
+  n_batches = 0
+  for start in range(0, len(w), batch_size):
+    sl = slice(start, start + batch_size)
+    if not is_regression:
+      acc_total = np.float32(acc_total + np.sum(correct[sl] * w[sl], dtype=np.float32))
+    loss_total = np.float32(loss_total + np.sum(per_loss[sl] * w[sl], dtype=np.float32))
+    count = np.float32(count + np.sum(w[sl], dtype=np.float32))
+    batch_loss_sum = np.float32(batch_loss_sum + np.mean(per_loss[sl], dtype=np.float32))
+    n_batches += 1
+  if not is_regression:
+    result["eval_accuracy"] = np.float32(acc_total / count) if count else np.float32(0)
+  result["eval_loss"] = np.float32(loss_total / count) if count else np.float32(0)
+  result["loss"] = np.float32(batch_loss_sum / n_batches) if n_batches else np.float32(0)
+  return result
+
+
+def _average_ranks(x):
+  order = np.argsort(x, kind="mergesort")
+  ranks = np.empty(len(x), np.float64)
+  ranks[order] = np.arange(len(x), dtype=np.float64)
+  # ties get the average rank
+  _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+  sums = np.zeros(len(counts))
+  np.add.at(sums, inverse, ranks)
+  return (sums / counts)[inverse]
+
+
+def run(job):
+  """Runs the job; returns {"train": ..., "eval": metrics or None, "predict": path or None}."""
+  config, processor = _validate(job)
+  if job.seed is not None:
+    tf.keras.utils.set_random_seed(job.seed)
+  label_list = processor.get_labels()
+  is_regression = getattr(processor, "is_regression", False)
+  num_labels = 1 if is_regression else len(label_list)
+  tokenizer = tokenization.FullTokenizer(vocab_file=job.vocab_file,
+                                         do_lower_case=job.do_lower_case)
+  _check_vocab(tokenizer, config, job.vocab_file, job.bert_config_file)
+  strategy = training.resolve_strategy(job.use_tpu, job.tpu_name, job.tpu_zone, job.gcp_project,
+                                       job.master, job.num_tpu_cores, job.distribution)
+  results = {"train": None, "eval": None, "predict": None}
+
+  if job.do_train:
+    train_examples = processor.get_train_examples(job.data_dir)
+    num_train_steps = int(len(train_examples) / job.train_batch_size * job.num_train_epochs)
+    num_warmup_steps = int(num_train_steps * job.warmup_proportion)
+    model, optimizer = _build(job, config, num_labels, strategy, num_train_steps, num_warmup_steps)
+    train_file = os.path.join(job.output_dir, "train.tf_record")
+    classifier_data.file_based_convert_examples_to_features(
+        train_examples, label_list, job.max_seq_length, tokenizer, train_file)
+    logging.info("***** Running training *****")
+    logging.info("  Num examples = %d", len(train_examples))
+    logging.info("  Batch size = %d", job.train_batch_size)
+    logging.info("  Num steps = %d", num_train_steps)
+    dataset = classifier_data.make_dataset(
+        train_file, job.max_seq_length, job.train_batch_size, is_training=True,
+        drop_remainder=True, is_regression=is_regression, seed=job.seed)
+    trainer = training.Trainer(
+        strategy, model, model.original_variables(), optimizer, _loss_fn(model, num_labels),
+        job.output_dir, save_checkpoints_steps=job.save_checkpoints_steps,
+        steps_per_loop=job.iterations_per_loop if job.use_tpu else 1,
+        gradient_accumulation_steps=job.gradient_accumulation_steps, use_xla=job.use_xla,
+        trim=_trim(job))
+    results["train"] = trainer.train(dataset, num_train_steps, job.train_batch_size,
+                                     init_checkpoint=job.init_checkpoint)
+
+  if job.do_eval or job.do_predict:
+    model, _ = _build(job, config, num_labels, strategy)
+    variables = model.original_variables()
+    used, global_step = training.load_for_inference(variables, job.output_dir,
+                                                    job.init_checkpoint)
+    predict_fn = _predict_fn(model, num_labels)
+
+  if job.do_eval:
+    eval_examples = processor.get_dev_examples(job.data_dir)
+    num_actual = len(eval_examples)
+    if job.use_tpu:
+      eval_examples = classifier_data.pad_examples_for_tpu(eval_examples, job.eval_batch_size)
+    eval_file = os.path.join(job.output_dir, "eval.tf_record")
+    classifier_data.file_based_convert_examples_to_features(
+        eval_examples, label_list, job.max_seq_length, tokenizer, eval_file)
+    logging.info("***** Running evaluation *****")
+    logging.info("  Num examples = %d (%d actual, %d padding)", len(eval_examples), num_actual,
+                 len(eval_examples) - num_actual)
+    logging.info("  Batch size = %d", job.eval_batch_size)
+    dataset = classifier_data.make_dataset(
+        eval_file, job.max_seq_length, job.eval_batch_size, is_training=False,
+        drop_remainder=job.use_tpu, is_regression=is_regression)
+    t0 = time.time()
+    out = training.predict_batches(strategy, predict_fn, dataset, trim=_trim(job))
+    metrics = _eval_metrics(out, job.eval_batch_size, is_regression)
+    metrics["global_step"] = np.int64(global_step)
+    logging.info("Evaluation took %.1f s", time.time() - t0)
+    logging.info("***** Eval results *****")
+    training.write_key_values(os.path.join(job.output_dir, "eval_results.txt"), metrics)
+    _eval_summaries(job.output_dir, metrics, global_step)
+    results["eval"] = metrics
+
+  if job.do_predict:
+    predict_examples = processor.get_test_examples(job.data_dir)
+    num_actual = len(predict_examples)
+    if job.use_tpu:
+      predict_examples = classifier_data.pad_examples_for_tpu(predict_examples,
+                                                              job.predict_batch_size)
+    predict_file = os.path.join(job.output_dir, "predict.tf_record")
+    classifier_data.file_based_convert_examples_to_features(
+        predict_examples, label_list, job.max_seq_length, tokenizer, predict_file)
+    logging.info("***** Running prediction*****")
+    logging.info("  Num examples = %d (%d actual, %d padding)", len(predict_examples), num_actual,
+                 len(predict_examples) - num_actual)
+    logging.info("  Batch size = %d", job.predict_batch_size)
+    dataset = classifier_data.make_dataset(
+        predict_file, job.max_seq_length, job.predict_batch_size, is_training=False,
+        drop_remainder=job.use_tpu, is_regression=is_regression)
+    out = training.predict_batches(strategy, predict_fn, dataset, trim=_trim(job))
+    path = os.path.join(job.output_dir, "test_results.tsv")
+    write_test_results(path, out["probabilities"], num_actual)
+    results["predict"] = path
+  return results
+
+
+def write_test_results(path, probabilities, num_actual):
+  """One line per real example, in input order: str() of each float32, tab-separated."""
+  logging.info("***** Predict results *****")
+  tmp = path + ".tmp"
+  num_written = 0
+  with open(tmp, "w", encoding="utf-8") as f:
+    for i, probs in enumerate(probabilities):
+      if i >= num_actual:
+        break
+      probs = np.atleast_1d(np.asarray(probs, dtype=np.float32))
+      f.write("\t".join(str(p) for p in probs) + "\n")
+      num_written += 1
+  if num_written != num_actual:
+    raise RuntimeError("wrote %d predictions for %d examples" % (num_written, num_actual))
+  os.replace(tmp, path)
+
+
+def _eval_summaries(output_dir, metrics, step):
+  writer = tf.summary.create_file_writer(os.path.join(output_dir, "eval"))
+  with writer.as_default(step=int(step)):
+    for key, value in metrics.items():
+      if key != "global_step":
+        tf.summary.scalar(key, float(value))
+  writer.flush()

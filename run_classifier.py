@@ -1,0 +1,126 @@
+"""BERT fine-tuning runner: google-research/bert's run_classifier.py on TF 2.21 + Keras 3.
+
+The flags below are the original's (same names, types, defaults and help),
+followed by bert_tf's additive options whose defaults keep the original
+behaviour.  All the work happens in bert_tf.classifier_job.run.
+"""
+
+from absl import flags
+
+from bert_tf import cli
+
+FLAGS = flags.FLAGS
+
+## Required parameters
+flags.DEFINE_string(
+    "data_dir", None,
+    "The input data dir. Should contain the .tsv files (or other data files) "
+    "for the task.")
+flags.DEFINE_string(
+    "bert_config_file", None,
+    "The config json file corresponding to the pre-trained BERT model. "
+    "This specifies the model architecture.")
+flags.DEFINE_string("task_name", None, "The name of the task to train.")
+flags.DEFINE_string("vocab_file", None,
+                    "The vocabulary file that the BERT model was trained on.")
+flags.DEFINE_string(
+    "output_dir", None,
+    "The output directory where the model checkpoints will be written.")
+
+## Other parameters
+flags.DEFINE_string(
+    "init_checkpoint", None,
+    "Initial checkpoint (usually from a pre-trained BERT model).")
+flags.DEFINE_bool(
+    "do_lower_case", True,
+    "Whether to lower case the input text. Should be True for uncased "
+    "models and False for cased models.")
+flags.DEFINE_integer(
+    "max_seq_length", 128,
+    "The maximum total input sequence length after WordPiece tokenization. "
+    "Sequences longer than this will be truncated, and sequences shorter "
+    "than this will be padded.")
+flags.DEFINE_bool("do_train", False, "Whether to run training.")
+flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.")
+flags.DEFINE_bool(
+    "do_predict", False,
+    "Whether to run the model in inference mode on the test set.")
+flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.")
+flags.DEFINE_integer("eval_batch_size", 8, "Total batch size for eval.")
+flags.DEFINE_integer("predict_batch_size", 8, "Total batch size for predict.")
+flags.DEFINE_float("learning_rate", 5e-5, "The initial learning rate for Adam.")
+flags.DEFINE_float("num_train_epochs", 3.0,
+                   "Total number of training epochs to perform.")
+flags.DEFINE_float(
+    "warmup_proportion", 0.1,
+    "Proportion of training to perform linear learning rate warmup for. "
+    "E.g., 0.1 = 10% of training.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000,
+                     "How often to save the model checkpoint.")
+flags.DEFINE_integer("iterations_per_loop", 1000,
+                     "How many steps to make in each estimator call.")
+flags.DEFINE_bool("use_tpu", False, "Whether to use TPU or GPU/CPU.")
+flags.DEFINE_string(
+    "tpu_name", None,
+    "The Cloud TPU to use for training. This should be either the name "
+    "used when creating the Cloud TPU, or a grpc://ip.address.of.tpu:8470 "
+    "url.")
+flags.DEFINE_string(
+    "tpu_zone", None,
+    "[Optional] GCE zone where the Cloud TPU is located in. If not "
+    "specified, we will attempt to automatically detect the GCE project from "
+    "metadata.")
+flags.DEFINE_string(
+    "gcp_project", None,
+    "[Optional] Project name for the Cloud TPU-enabled project. If not "
+    "specified, we will attempt to automatically detect the GCE project from "
+    "metadata.")
+flags.DEFINE_string("master", None, "[Optional] TensorFlow master URL.")
+flags.DEFINE_integer(
+    "num_tpu_cores", 8,
+    "Only used if `use_tpu` is True. Total number of TPU cores to use.")
+
+## bert_tf additions (defaults keep the original behaviour)
+flags.DEFINE_integer("seed", None, "[bert_tf] Random seed for initialisation, dropout and "
+                     "shuffling; with it, two runs give identical results.")
+flags.DEFINE_enum("lr_schedule", "original", ["original", "intended"],
+                  "[bert_tf] 'original': the step that starts at global_step k uses the "
+                  "learning rate of step k+1, as the TF1 code actually ran (its global_step "
+                  "race, google-research/bert #1050); 'intended': step k uses schedule(k), so "
+                  "the first update has learning rate 0.")
+flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"],
+                  "[bert_tf] adamw = the original AdamWeightDecayOptimizer; lamb = LAMB.")
+flags.DEFINE_integer("gradient_accumulation_steps", 1,
+                     "[bert_tf] Accumulate gradients over N batches of train_batch_size before "
+                     "each update (same update as one N-times larger batch).")
+flags.DEFINE_bool("use_xla", False, "[bert_tf] Compile the training step with XLA.")
+flags.DEFINE_enum("distribution", "auto", ["auto", "default", "mirrored", "multi_worker"],
+                  "[bert_tf] tf.distribute strategy when not on TPU. auto: MultiWorkerMirrored "
+                  "if TF_CONFIG names several workers, Mirrored if several GPUs are visible, "
+                  "else one device.")
+flags.DEFINE_bool("trim_padding", True,
+                  "[bert_tf] Cut each batch to its longest real sequence (rounded up to a "
+                  "multiple of 16) before the model. Exact: padded keys are masked, so results "
+                  "do not change; only wasted work goes. Ignored on TPU (fixed shapes).")
+
+flags.mark_flag_as_required("data_dir")
+flags.mark_flag_as_required("task_name")
+flags.mark_flag_as_required("vocab_file")
+flags.mark_flag_as_required("bert_config_file")
+flags.mark_flag_as_required("output_dir")
+
+
+def job_from_flags():
+  from bert_tf.classifier_job import ClassifierJob
+  names = [f.name for f in __import__("dataclasses").fields(ClassifierJob)
+           if f.name in FLAGS]
+  return ClassifierJob(**{n: FLAGS[n].value for n in names})
+
+
+def main(_):
+  from bert_tf import classifier_job
+  classifier_job.run(job_from_flags())
+
+
+if __name__ == "__main__":
+  cli.run(main)
