@@ -5,6 +5,8 @@ followed by bert_tf's additive options whose defaults keep the original
 behaviour.  All the work happens in bert_tf.classifier_job.run.
 """
 
+import dataclasses
+
 from absl import flags
 
 from bert_tf import cli
@@ -103,6 +105,21 @@ flags.DEFINE_bool("trim_padding", True,
                   "multiple of 16) before the model. Exact: padded keys are masked, so results "
                   "do not change; only wasted work goes. Ignored on TPU (fixed shapes).")
 
+## bert_tf: --task_name=tsv / csv for your own data (ignored by the GLUE tasks)
+flags.DEFINE_string("text_a_column", None, "[bert_tf] tsv/csv: column of the first text "
+                    "(0-based number or header name; default 0).")
+flags.DEFINE_string("text_b_column", None, "[bert_tf] tsv/csv: column of the second text, for "
+                    "sentence-pair data (optional).")
+flags.DEFINE_string("label_column", None, "[bert_tf] tsv/csv: column of the label (default 1). "
+                    "Test files need none.")
+flags.DEFINE_string("guid_column", None, "[bert_tf] tsv/csv: column of the example id (optional).")
+flags.DEFINE_bool("has_header", True, "[bert_tf] tsv/csv: the first row of each file is a header.")
+flags.DEFINE_string("labels", None, "[bert_tf] tsv/csv: comma-separated label list fixing the "
+                    "output order (default: sorted labels of train.<ext>, saved to "
+                    "output_dir/label_list.txt and reused by later runs).")
+flags.DEFINE_bool("regression", False, "[bert_tf] tsv/csv: labels are float scores (one output, "
+                  "MSE loss, Pearson/Spearman in eval_results.txt).")
+
 flags.mark_flag_as_required("data_dir")
 flags.mark_flag_as_required("task_name")
 flags.mark_flag_as_required("vocab_file")
@@ -112,9 +129,14 @@ flags.mark_flag_as_required("output_dir")
 
 def job_from_flags():
   from bert_tf.classifier_job import ClassifierJob
-  names = [f.name for f in __import__("dataclasses").fields(ClassifierJob)
-           if f.name in FLAGS]
-  return ClassifierJob(**{n: FLAGS[n].value for n in names})
+  names = [f.name for f in dataclasses.fields(ClassifierJob) if f.name in FLAGS]
+  job = ClassifierJob(**{n: FLAGS[n].value for n in names})
+  job.generic_options = {
+      "text_a_column": FLAGS.text_a_column, "text_b_column": FLAGS.text_b_column,
+      "label_column": FLAGS.label_column, "guid_column": FLAGS.guid_column,
+      "has_header": FLAGS.has_header, "labels": FLAGS.labels, "is_regression": FLAGS.regression,
+      "data_dir": FLAGS.data_dir, "output_dir": FLAGS.output_dir}
+  return job
 
 
 def main(_):
