@@ -104,6 +104,19 @@ flags.DEFINE_bool("trim_padding", True,
                   "[bert_tf] Cut each batch to its longest real sequence (rounded up to a "
                   "multiple of 16) before the model. Exact: padded keys are masked, so results "
                   "do not change; only wasted work goes. Ignored on TPU (fixed shapes).")
+flags.DEFINE_integer("eval_every_steps", 0,
+                     "[bert_tf] Evaluate on the dev set every N training steps (0 = off). Each "
+                     "result is appended to output_dir/eval_history.txt and TensorBoard, and the "
+                     "best checkpoint is kept in output_dir/best/.")
+flags.DEFINE_bool("eval_every_epoch", False,
+                  "[bert_tf] Evaluate on the dev set at the end of every epoch (see "
+                  "--eval_every_steps).")
+flags.DEFINE_string("best_metric", "",
+                    "[bert_tf] Metric that picks the best checkpoint: eval_accuracy (default), "
+                    "eval_loss (lower is better), eval_pearson/eval_spearman (regression).")
+flags.DEFINE_integer("early_stopping_patience", 0,
+                     "[bert_tf] With evaluation during training: stop after this many "
+                     "evaluations without improvement of --best_metric (0 = never).")
 
 ## bert_tf: --task_name=tsv / csv for your own data (ignored by the GLUE tasks)
 flags.DEFINE_string("text_a_column", None, "[bert_tf] tsv/csv: column of the first text "

@@ -14,7 +14,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf import classifier_data, modeling, optimization, tokenization, training
+from bert_tf import (checkpoints, classifier_data, modeling, optimization, tokenization,
+                     training)
 from bert_tf.configuration import BertConfig
 
 
@@ -54,6 +55,10 @@ class ClassifierJob:
   use_xla: bool = False
   distribution: str = "auto"
   trim_padding: bool = True          # skip padded positions (exact); off on TPU (fixed shapes)
+  eval_every_steps: int = 0          # evaluate on dev while training (0 = off)
+  eval_every_epoch: bool = False
+  best_metric: str = ""              # default: eval_accuracy (eval_pearson for regression)
+  early_stopping_patience: int = 0   # stop after K evaluations without improvement (0 = off)
   generic_options: dict = dataclasses.field(default_factory=dict)
 
 
@@ -203,8 +208,22 @@ def run(job):
         steps_per_loop=job.iterations_per_loop if job.use_tpu else 1,
         gradient_accumulation_steps=job.gradient_accumulation_steps, use_xla=job.use_xla,
         trim=_trim(job))
-    results["train"] = trainer.train(dataset, num_train_steps, job.train_batch_size,
-                                     init_checkpoint=job.init_checkpoint)
+    every = job.eval_every_steps or (
+        max(1, int(len(train_examples) / job.train_batch_size)) if job.eval_every_epoch else 0)
+    evaluate_fn = None
+    if every:
+      evaluate_fn = _evaluator(job, strategy, model, num_labels, is_regression, processor,
+                               label_list, tokenizer)
+    stop_marker = os.path.join(job.output_dir, "early_stopped.txt")
+    if os.path.exists(stop_marker):
+      logging.info("Skipping training: early stopping ended it before (%s).", stop_marker)
+    else:
+      results["train"] = trainer.train(dataset, num_train_steps, job.train_batch_size,
+                                       init_checkpoint=job.init_checkpoint,
+                                       evaluate_every=every, evaluate_fn=evaluate_fn)
+      if results["train"]["stopped_early"]:
+        with open(stop_marker, "w", encoding="utf-8") as f:
+          f.write("global_step = %d\n" % results["train"]["global_step"])
 
   if job.do_eval or job.do_predict:
     model, _ = _build(job, config, num_labels, strategy)
@@ -259,6 +278,64 @@ def run(job):
     write_test_results(path, out["probabilities"], num_actual)
     results["predict"] = path
   return results
+
+
+def _evaluator(job, strategy, model, num_labels, is_regression, processor, label_list, tokenizer):
+  """evaluate_fn(step) for Trainer.train: dev metrics with the current weights, appended to
+  eval_history.txt and TensorBoard; the best checkpoint by `best_metric` is kept in
+  output_dir/best/ (original names); returns True when early stopping should stop."""
+  metric = job.best_metric or ("eval_pearson" if is_regression else "eval_accuracy")
+  lower_is_better = metric.endswith("loss")
+  eval_examples = processor.get_dev_examples(job.data_dir)
+  eval_file = os.path.join(job.output_dir, "eval.tf_record")
+  classifier_data.file_based_convert_examples_to_features(
+      eval_examples, label_list, job.max_seq_length, tokenizer, eval_file)
+  dataset = classifier_data.make_dataset(eval_file, job.max_seq_length, job.eval_batch_size,
+                                         is_training=False, drop_remainder=False,
+                                         is_regression=is_regression)
+  predict_fn = _predict_fn(model, num_labels)
+  best_dir = os.path.join(job.output_dir, "best")
+  state = {"best": _read_metric(os.path.join(best_dir, "eval_results.txt"), metric), "bad": 0}
+
+  def evaluate(step):
+    out = training.predict_batches(strategy, predict_fn, dataset, trim=_trim(job))
+    metrics = _eval_metrics(out, job.eval_batch_size, is_regression)
+    metrics["global_step"] = np.int64(step)
+    if metric not in metrics:
+      raise ValueError("--best_metric=%s is not an eval metric of this task (%s)" %
+                       (metric, ", ".join(sorted(metrics))))
+    logging.info("***** Eval results at step %d *****", step)
+    with open(os.path.join(job.output_dir, "eval_history.txt"), "a", encoding="utf-8") as f:
+      f.write("".join("%s = %s\n" % (k, str(metrics[k])) for k in sorted(metrics)) + "\n")
+    _eval_summaries(job.output_dir, metrics, step)
+    value = float(metrics[metric])
+    improved = state["best"] is None or (value < state["best"] if lower_is_better
+                                         else value > state["best"])
+    if improved:
+      state["best"], state["bad"] = value, 0
+      checkpoints.save_checkpoint(best_dir, step, model.original_variables(), max_to_keep=1)
+      training.write_key_values(os.path.join(best_dir, "eval_results.txt"), metrics)
+      logging.info("New best %s = %s at step %d, saved to %s", metric, metrics[metric], step,
+                   best_dir)
+    else:
+      state["bad"] += 1
+      logging.info("%s = %s did not improve on %s (%d evaluation(s) without improvement)",
+                   metric, metrics[metric], state["best"], state["bad"])
+    return bool(job.early_stopping_patience) and state["bad"] >= job.early_stopping_patience
+
+  return evaluate
+
+
+def _read_metric(path, metric):
+  try:
+    with open(path, encoding="utf-8") as f:
+      for line in f:
+        key, _, value = line.strip().partition(" = ")
+        if key == metric:
+          return float(value)
+  except OSError:
+    pass
+  return None
 
 
 def write_test_results(path, probabilities, num_actual):

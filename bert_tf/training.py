@@ -281,11 +281,14 @@ class Trainer(object):
 
     return train_steps
 
-  def train(self, dataset, num_train_steps, batch_size, init_checkpoint=None):
+  def train(self, dataset, num_train_steps, batch_size, init_checkpoint=None,
+            evaluate_every=0, evaluate_fn=None):
     """Trains to `num_train_steps` (resuming if output_dir has a checkpoint).
 
     dataset: a tf.data.Dataset of global batches (repeated for training).
-    Returns {"global_step", "loss" (last), "examples_per_second"}.
+    evaluate_fn(step) -> bool, called every `evaluate_every` steps (and at the
+    end) with the current weights; True stops training early (after a save).
+    Returns {"global_step", "loss" (last), "examples_per_second", "stopped_early"}.
     """
     os.makedirs(self.output_dir, exist_ok=True)
     with self.strategy.scope():
@@ -293,7 +296,8 @@ class Trainer(object):
     step = self.restore_or_initialize(init_checkpoint)
     if step >= num_train_steps:
       logging.info("Skipping training since max_steps has already saved.")
-      return {"global_step": step, "loss": None, "examples_per_second": None}
+      return {"global_step": step, "loss": None, "examples_per_second": None,
+              "stopped_early": False}
     if step == 0 and not checkpoints.latest_checkpoint(self.output_dir):
       self.save()  # model.ckpt-0, as the Estimator's saver hook does
     if self._train_fn is None:
@@ -303,11 +307,12 @@ class Trainer(object):
     progress = Progress(num_train_steps, step, batch_size * self.accumulation)
     last_saved = step
     last_loss = None
-    while step < num_train_steps:
+    stopped_early = False
+    while step < num_train_steps and not stopped_early:
       n = min(self.steps_per_loop, num_train_steps - step)
-      if self.save_checkpoints_steps:
-        to_save = self.save_checkpoints_steps - step % self.save_checkpoints_steps
-        n = min(n, to_save)
+      for every in (self.save_checkpoints_steps, evaluate_every if evaluate_fn else 0):
+        if every:
+          n = min(n, every - step % every)
       losses, lrs = self._train_fn(iterator, tf.constant(n, tf.int32))
       losses, lrs = losses.numpy(), lrs.numpy()
       bad = np.flatnonzero(~np.isfinite(losses))
@@ -334,11 +339,17 @@ class Trainer(object):
       if self.save_checkpoints_steps and step % self.save_checkpoints_steps == 0:
         self.save()
         last_saved = step
+      if evaluate_fn and ((evaluate_every and step % evaluate_every == 0) or
+                          step == num_train_steps):
+        stopped_early = bool(evaluate_fn(step)) and step < num_train_steps
+        if stopped_early:
+          logging.info("Stopping early at step %d.", step)
     if last_saved != step:
       self.save()
     logging.info("Loss for final step: %s.", np.float32(last_loss))
     return {"global_step": step, "loss": last_loss,
-            "examples_per_second": progress.examples_per_second(step)}
+            "examples_per_second": progress.examples_per_second(step),
+            "stopped_early": stopped_early}
 
 
 def _add_grads(a, b):

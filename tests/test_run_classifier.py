@@ -153,3 +153,26 @@ def test_cola_single_sentence_task(tmp_path):
             data_dir=COLA, task="cola"))
   results = dict(_read_results(os.path.join(out, "eval_results.txt")))
   assert results["global_step"] == "2"
+
+
+def test_evaluate_while_training_keeps_best_and_stops_early(tmp_path):
+  out = str(tmp_path / "evaltrain")
+  proc = _run(_cmd(out, "--do_train=true", "--num_train_epochs=6.0", "--eval_every_steps=5",
+                   "--best_metric=eval_loss", "--early_stopping_patience=1",
+                   "--learning_rate=2e-2", "--save_checkpoints_steps=1000", "--seed=3"))
+  history = open(os.path.join(out, "eval_history.txt")).read().strip().split("\n\n")
+  losses = [float(dict(l.split(" = ") for l in b.splitlines())["eval_loss"]) for b in history]
+  steps = [int(dict(l.split(" = ") for l in b.splitlines())["global_step"]) for b in history]
+  assert steps == [5 * (i + 1) for i in range(len(steps))]
+  best = dict(_read_results(os.path.join(out, "best", "eval_results.txt")))
+  assert float(best["eval_loss"]) == pytest.approx(min(losses), abs=1e-6)
+  assert os.path.exists(os.path.join(out, "best", "model.ckpt-%s.index" % best["global_step"]))
+  # patience 1: training stops at the first evaluation that does not improve on the best so far
+  first_bad = next((i for i in range(1, len(losses)) if losses[i] >= min(losses[:i])), None)
+  if first_bad is None:
+    assert len(steps) == 6 and "Stopping early" not in proc.stderr
+  else:
+    assert len(steps) == first_bad + 1
+    assert "Stopping early at step %d." % steps[-1] in proc.stderr
+    again = _run(_cmd(out, "--do_train=true", "--num_train_epochs=6.0", "--eval_every_steps=5"))
+    assert "Skipping training: early stopping ended it before" in again.stderr
