@@ -1,0 +1,207 @@
+"""extract_features.py's library: per-token activations of chosen encoder layers.
+
+Same input and output as google-research/bert `extract_features.py`:
+
+* input: one example per line; `text_a ||| text_b` (the regex
+  `^(.*) \\|\\|\\| (.*)$` on the stripped line) makes a pair.  unique_id = the
+  0-based line number.
+* features as the original: [CLS] a [SEP] (b [SEP]); a pair is truncated with
+  `_truncate_seq_pair` to max_seq_length - 3, a single text to max_seq_length - 2;
+  `input_type_ids` 0 for a, 1 for b.
+* output: JSON lines `{"linex_index": id, "features": [{"token": t, "layers":
+  [{"index": li, "values": [round(x, 6), ...H]}, ...]}, ...]}` for the real
+  tokens only ([CLS]/[SEP] included), json.dumps defaults (ASCII escapes).
+
+The model is built and restored once and run in batches of `batch_size`; only
+the requested layers leave the graph.
+"""
+
+import collections
+import json
+import re
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from bert_tf import checkpoints
+from bert_tf import modeling
+from bert_tf import tokenization
+
+_PAIR_RE = re.compile(r"^(.*) \|\|\| (.*)$")
+
+
+class InputExample(object):
+
+  def __init__(self, unique_id, text_a, text_b):
+    self.unique_id = unique_id
+    self.text_a = text_a
+    self.text_b = text_b
+
+
+class InputFeatures(object):
+  """tokens (list of str, real tokens only) and int lists of length max_seq_length."""
+
+  def __init__(self, unique_id, tokens, input_ids, input_mask, input_type_ids):
+    self.unique_id = unique_id
+    self.tokens = tokens
+    self.input_ids = input_ids
+    self.input_mask = input_mask
+    self.input_type_ids = input_type_ids
+
+
+def read_examples(input_file):
+  """Lines of `input_file` -> [InputExample]; lines end at "\\n" only (as tf.gfile)."""
+  examples = []
+  with tf.io.gfile.GFile(input_file, "rb") as f:
+    data = f.read()
+  lines = data.split(b"\n")
+  if lines and lines[-1] == b"":
+    lines.pop()  # the text after the last "\n" is not a line when empty
+  for unique_id, raw in enumerate(lines):
+    line = tokenization.convert_to_unicode(raw).strip()
+    m = _PAIR_RE.match(line)
+    if m is None:
+      examples.append(InputExample(unique_id, line, None))
+    else:
+      examples.append(InputExample(unique_id, m.group(1), m.group(2)))
+  return examples
+
+
+def truncate_seq_pair(tokens_a, tokens_b, max_length):
+  """In place: pop the last token of the longer list (b on a tie) until the pair fits."""
+  while len(tokens_a) + len(tokens_b) > max_length:
+    if len(tokens_a) > len(tokens_b):
+      tokens_a.pop()
+    else:
+      tokens_b.pop()
+
+
+def convert_examples_to_features(examples, seq_length, tokenizer):
+  """[InputExample] -> [InputFeatures] with the original layout and padding."""
+  features = []
+  for ex_index, example in enumerate(examples):
+    tokens_a = tokenizer.tokenize(example.text_a)
+    tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
+    if tokens_b:
+      truncate_seq_pair(tokens_a, tokens_b, seq_length - 3)
+    elif len(tokens_a) > seq_length - 2:
+      tokens_a = tokens_a[:seq_length - 2]
+    tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
+    input_type_ids = [0] * len(tokens)
+    if tokens_b:
+      tokens += tokens_b + ["[SEP]"]
+      input_type_ids += [1] * (len(tokens_b) + 1)
+    input_ids = tokenizer.convert_tokens_to_ids(tokens)
+    input_mask = [1] * len(input_ids)
+    pad = seq_length - len(input_ids)
+    input_ids += [0] * pad
+    input_mask += [0] * pad
+    input_type_ids += [0] * pad
+    if ex_index < 5:
+      logging.info("*** Example ***")
+      logging.info("unique_id: %s", example.unique_id)
+      logging.info("tokens: %s", " ".join(tokens))
+      logging.info("input_ids: %s", " ".join(str(x) for x in input_ids))
+      logging.info("input_mask: %s", " ".join(str(x) for x in input_mask))
+      logging.info("input_type_ids: %s", " ".join(str(x) for x in input_type_ids))
+    features.append(InputFeatures(example.unique_id, tokens, input_ids, input_mask,
+                                  input_type_ids))
+  return features
+
+
+def parse_layers(layers):
+  """"-1,-2,-3,-4" -> [-1, -2, -3, -4]."""
+  return [int(x) for x in str(layers).split(",")]
+
+
+class FeatureExtractor(object):
+  """A restored BertModel that returns the chosen `all_encoder_layers`.
+
+  model: a built modeling.BertModel (already holding its weights).
+  layer_indexes: indexes into all_encoder_layers (negative counts from the end).
+  """
+
+  def __init__(self, model, layer_indexes):
+    n = model.config.num_hidden_layers
+    for li in layer_indexes:
+      if not -n <= li < n:
+        raise ValueError("--layers index %d is out of range for a model with %d layers" %
+                         (li, n))
+    self.model = model
+    self.layer_indexes = list(layer_indexes)
+    self._run = tf.function(self._layers, reduce_retracing=True)
+
+  @classmethod
+  def from_checkpoint(cls, config, init_checkpoint, layer_indexes):
+    model = modeling.BertModel(config)
+    model.build()
+    restored = checkpoints.init_from_checkpoint(model.original_variables(), init_checkpoint,
+                                                log=False)
+    missing = sorted(set(model.original_variables()) - restored)
+    if missing:
+      raise checkpoints.CheckpointError(
+          "%s: checkpoint lacks %d encoder variables (first: %s)" %
+          (init_checkpoint, len(missing), missing[0]))
+    return cls(model, layer_indexes)
+
+  def _layers(self, input_ids, input_mask, input_type_ids):
+    out = self.model({"input_ids": input_ids, "input_mask": input_mask,
+                      "segment_ids": input_type_ids}, training=False)
+    layers = out["all_encoder_layers"]
+    return tf.stack([layers[li] for li in self.layer_indexes], axis=0)  # [J,B,S,H]
+
+  def layer_outputs(self, input_ids, input_mask, input_type_ids):
+    """int [B,S] arrays -> float32 [J,B,S,H] (J = len(layer_indexes))."""
+    return self._run(tf.constant(input_ids, tf.int32), tf.constant(input_mask, tf.int32),
+                     tf.constant(input_type_ids, tf.int32)).numpy()
+
+  def predict(self, features, batch_size):
+    """Yields (feature, float32 [J,S,H]) in input order, batch by batch."""
+    for start in range(0, len(features), batch_size):
+      batch = features[start:start + batch_size]
+      out = self.layer_outputs([f.input_ids for f in batch], [f.input_mask for f in batch],
+                               [f.input_type_ids for f in batch])
+      for i, feature in enumerate(batch):
+        yield feature, out[:, i]
+
+
+def feature_json(unique_id, tokens, layer_indexes, layer_values):
+  """One output line (without "\\n"); layer_values float [J,S,H]."""
+  all_features = []
+  for i, token in enumerate(tokens):
+    all_layers = []
+    for j, layer_index in enumerate(layer_indexes):
+      layer = collections.OrderedDict()
+      layer["index"] = layer_index
+      layer["values"] = [round(float(x), 6) for x in layer_values[j][i]]
+      all_layers.append(layer)
+    feature = collections.OrderedDict()
+    feature["token"] = token
+    feature["layers"] = all_layers
+    all_features.append(feature)
+  output = collections.OrderedDict()
+  output["linex_index"] = unique_id
+  output["features"] = all_features
+  return json.dumps(output)
+
+
+def extract_features(input_file, output_file, config, init_checkpoint, vocab_file,
+                     do_lower_case=True, layers="-1,-2,-3,-4", max_seq_length=128,
+                     batch_size=32):
+  """The whole extract_features.py run; returns the number of lines written."""
+  layer_indexes = parse_layers(layers) if isinstance(layers, str) else list(layers)
+  if max_seq_length > config.max_position_embeddings:
+    raise ValueError("Cannot use sequence length %d because the BERT model was only trained "
+                     "up to sequence length %d" % (max_seq_length,
+                                                   config.max_position_embeddings))
+  tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case)
+  examples = read_examples(input_file)
+  features = convert_examples_to_features(examples, max_seq_length, tokenizer)
+  extractor = FeatureExtractor.from_checkpoint(config, init_checkpoint, layer_indexes)
+  count = 0
+  with tf.io.gfile.GFile(output_file, "w") as writer:
+    for feature, values in extractor.predict(features, batch_size):
+      writer.write(feature_json(feature.unique_id, feature.tokens, layer_indexes, values) + "\n")
+      count += 1
+  return count
