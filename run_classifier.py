@@ -133,11 +133,15 @@ flags.DEFINE_string("labels", None, "[bert_tf] tsv/csv: comma-separated label li
 flags.DEFINE_bool("regression", False, "[bert_tf] tsv/csv: labels are float scores (one output, "
                   "MSE loss, Pearson/Spearman in eval_results.txt).")
 
-flags.mark_flag_as_required("data_dir")
-flags.mark_flag_as_required("task_name")
-flags.mark_flag_as_required("vocab_file")
-flags.mark_flag_as_required("bert_config_file")
-flags.mark_flag_as_required("output_dir")
+flags.DEFINE_string("bert_hub_module_handle", None,
+                    "[bert_tf] A TF Hub module (local directory; TF1 hub module, TF2 SavedModel "
+                    "encoder or keras-hub preset) to fine-tune instead of --init_checkpoint; its "
+                    "vocab and casing replace --vocab_file, --bert_config_file and "
+                    "--do_lower_case (as run_classifier_with_tfhub.py).")
+flags.DEFINE_string("export_dir", None,
+                    "[bert_tf] After training/eval/predict, write a serving SavedModel of the "
+                    "classifier here: raw text in (serving_default: text_a; serving_pair: "
+                    "text_a, text_b), probabilities out; tokenization runs in the graph.")
 
 
 def job_from_flags():
@@ -158,4 +162,6 @@ def main(_):
 
 
 if __name__ == "__main__":
+  for name in ("data_dir", "task_name", "vocab_file", "bert_config_file", "output_dir"):
+    flags.mark_flag_as_required(name)
   cli.run(main)

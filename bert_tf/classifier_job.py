@@ -59,15 +59,36 @@ class ClassifierJob:
   eval_every_epoch: bool = False
   best_metric: str = ""              # default: eval_accuracy (eval_pearson for regression)
   early_stopping_patience: int = 0   # stop after K evaluations without improvement (0 = off)
+  bert_hub_module_handle: Optional[str] = None  # encoder, vocab and casing from a TF Hub module
+  export_dir: Optional[str] = None   # also write a serving SavedModel (raw text in) here
   generic_options: dict = dataclasses.field(default_factory=dict)
 
 
 def _validate(job):
-  """The original main's checks, in the original order."""
-  tokenization.validate_case_matches_checkpoint(job.do_lower_case, job.init_checkpoint)
+  """The original main's checks, in the original order.
+
+  With a TF Hub module (as run_classifier_with_tfhub.py) the config, vocab and
+  casing come from the module and vocab_file / bert_config_file /
+  init_checkpoint / do_lower_case are ignored.  Returns (config, processor,
+  hub encoder or None).
+  """
+  encoder = None
+  if job.bert_hub_module_handle:
+    from bert_tf import hub
+    encoder = hub.load_hub_encoder(job.bert_hub_module_handle)
+    if not encoder.mappable:
+      raise ValueError("%s: this SavedModel's variables do not map to BERT variable names, so "
+                       "run_classifier cannot fine-tune it; see bert_tf.hub.SavedModelEncoder "
+                       "for a Keras layer that can" % job.bert_hub_module_handle)
+    job.vocab_file = encoder.vocab_file
+    if encoder.do_lower_case is not None:
+      job.do_lower_case = bool(encoder.do_lower_case)
+    job.init_checkpoint = None
+  else:
+    tokenization.validate_case_matches_checkpoint(job.do_lower_case, job.init_checkpoint)
   if not job.do_train and not job.do_eval and not job.do_predict:
     raise ValueError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
-  config = BertConfig.from_json_file(job.bert_config_file)
+  config = encoder.config if encoder else BertConfig.from_json_file(job.bert_config_file)
   if job.max_seq_length > config.max_position_embeddings:
     raise ValueError(
         "Cannot use sequence length %d because the BERT model was only trained up to sequence "
@@ -79,7 +100,7 @@ def _validate(job):
   if not os.access(job.output_dir, os.W_OK):
     raise ValueError("%s: output_dir is not writable" % job.output_dir)
   processor = classifier_data.get_processor(job.task_name.lower(), **job.generic_options)
-  return config, processor
+  return config, processor, encoder
 
 
 def _check_vocab(tokenizer, config, vocab_file, bert_config_file):
@@ -174,7 +195,12 @@ def _average_ranks(x):
 
 def run(job):
   """Runs the job; returns {"train": ..., "eval": metrics or None, "predict": path or None}."""
-  config, processor = _validate(job)
+  config, processor, encoder = _validate(job)
+  init = job.init_checkpoint
+  if encoder is not None:
+    def init(variables):
+      names = encoder.restore(variables)
+      logging.info("Initialised %d variables from the TF Hub module %s", len(names), encoder.path)
   if job.seed is not None:
     tf.keras.utils.set_random_seed(job.seed)
   label_list = processor.get_labels()
@@ -219,17 +245,16 @@ def run(job):
       logging.info("Skipping training: early stopping ended it before (%s).", stop_marker)
     else:
       results["train"] = trainer.train(dataset, num_train_steps, job.train_batch_size,
-                                       init_checkpoint=job.init_checkpoint,
+                                       init_checkpoint=init,
                                        evaluate_every=every, evaluate_fn=evaluate_fn)
       if results["train"]["stopped_early"]:
         with open(stop_marker, "w", encoding="utf-8") as f:
           f.write("global_step = %d\n" % results["train"]["global_step"])
 
-  if job.do_eval or job.do_predict:
+  if job.do_eval or job.do_predict or job.export_dir:
     model, _ = _build(job, config, num_labels, strategy)
     variables = model.original_variables()
-    used, global_step = training.load_for_inference(variables, job.output_dir,
-                                                    job.init_checkpoint)
+    used, global_step = training.load_for_inference(variables, job.output_dir, init)
     predict_fn = _predict_fn(model, num_labels)
 
   if job.do_eval:
@@ -277,6 +302,14 @@ def run(job):
     path = os.path.join(job.output_dir, "test_results.tsv")
     write_test_results(path, out["probabilities"], num_actual)
     results["predict"] = path
+
+  if job.export_dir:
+    from bert_tf import export
+    export.export_classifier(model, job.vocab_file, job.do_lower_case, job.max_seq_length,
+                             label_list, job.export_dir, is_regression=is_regression)
+    logging.info("Exported the classifier (global_step %d) as a SavedModel to %s", global_step,
+                 job.export_dir)
+    results["export"] = job.export_dir
   return results
 
 

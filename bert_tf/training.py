@@ -220,7 +220,9 @@ class Trainer(object):
       self.optimizer.global_step.assign(step)
       logging.info("Restoring parameters from %s (global_step = %d)", latest, step)
       return step
-    if init_checkpoint:
+    if callable(init_checkpoint):  # e.g. weights from a TF Hub module
+      init_checkpoint(self.variables)
+    elif init_checkpoint:
       checkpoints.init_from_checkpoint(self.variables, init_checkpoint, log=True)
     return 0
 
@@ -403,7 +405,10 @@ def load_for_inference(variables, output_dir, init_checkpoint):
   if init_checkpoint:
     logging.info("Could not find trained model in model_dir: %s, running initialization to "
                  "predict.", output_dir)
-    checkpoints.init_from_checkpoint(variables, init_checkpoint, log=True)
+    if callable(init_checkpoint):
+      init_checkpoint(variables)
+    else:
+      checkpoints.init_from_checkpoint(variables, init_checkpoint, log=True)
     return init_checkpoint, 0
   logging.warning("No checkpoint in %s and no --init_checkpoint: using random weights.",
                   output_dir)
