@@ -256,7 +256,10 @@ def run(job):
 
     dataset = make_dataset(files, job.max_seq_length, job.max_predictions_per_seq,
                            job.eval_batch_size, is_training=False).take(job.max_eval_steps)
-    step_fn = tf.function(lambda f: strategy.run(predict_fn, args=(f,)))
+    @tf.function
+    def step_fn(features):
+      return strategy.run(predict_fn, args=(features,))
+
     batches = []
     for features in training.distribute_dataset(strategy, dataset):
       per_replica = step_fn(features)

@@ -382,8 +382,13 @@ def predict_batches(strategy, predict_fn, dataset, trim=False):
   Returns a dict of numpy arrays concatenated in input order.  trim: cut each
   batch to its longest real sequence first (see trim_padding).
   """
-  replica_fn = (lambda f: predict_fn(trim_padding(f))) if trim else predict_fn
-  fn = tf.function(lambda f: strategy.run(replica_fn, args=(f,)))
+  def replica_fn(features):
+    return predict_fn(trim_padding(features) if trim else features)
+
+  @tf.function
+  def fn(features):
+    return strategy.run(replica_fn, args=(features,))
+
   outputs = {}
   for features in distribute_dataset(strategy, dataset):
     per_replica = fn(features)
