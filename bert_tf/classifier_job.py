@@ -6,6 +6,7 @@ only turns flags into a ClassifierJob.
 """
 
 import dataclasses
+import json
 import os
 import time
 from typing import Optional
@@ -218,6 +219,7 @@ def run(job):
     num_train_steps = int(len(train_examples) / job.train_batch_size * job.num_train_epochs)
     num_warmup_steps = int(num_train_steps * job.warmup_proportion)
     model, optimizer = _build(job, config, num_labels, strategy, num_train_steps, num_warmup_steps)
+    _write_run_config(job, label_list, is_regression)
     train_file = os.path.join(job.output_dir, "train.tf_record")
     classifier_data.file_based_convert_examples_to_features(
         train_examples, label_list, job.max_seq_length, tokenizer, train_file)
@@ -311,6 +313,21 @@ def run(job):
                  job.export_dir)
     results["export"] = job.export_dir
   return results
+
+
+def _write_run_config(job, label_list, is_regression):
+  """output_dir/run_config.json: what predict.py needs to rebuild the features and labels."""
+  config = {"task_name": job.task_name,
+            "bert_config_file": os.path.abspath(job.bert_config_file) if job.bert_config_file else None,
+            "vocab_file": os.path.abspath(job.vocab_file), "do_lower_case": bool(job.do_lower_case),
+            "max_seq_length": int(job.max_seq_length),
+            "label_list": [] if is_regression else [str(l) for l in label_list]}
+  if job.bert_hub_module_handle:
+    config["bert_hub_module_handle"] = job.bert_hub_module_handle
+  path = os.path.join(job.output_dir, "run_config.json")
+  with open(path + ".tmp", "w", encoding="utf-8") as f:
+    json.dump(config, f, indent=2, sort_keys=True)
+  os.replace(path + ".tmp", path)
 
 
 def _evaluator(job, strategy, model, num_labels, is_regression, processor, label_list, tokenizer):
