@@ -34,6 +34,34 @@ class CheckpointError(ValueError):
   """A checkpoint that cannot be used; the message is one line naming the file."""
 
 
+class NonFiniteError(CheckpointError):
+  """Refused to write (or load) NaN/Inf weights; the message names the variable and step."""
+
+
+def _first_line(e):
+  msg = str(getattr(e, "message", None) or e).strip().splitlines()
+  return msg[0] if msg else type(e).__name__
+
+
+def _read_tensor(reader, prefix, name):
+  """reader.get_tensor(name), with any reader failure as a one-line CheckpointError.
+
+  A truncated or corrupted `.data-*` file makes the C++ reader raise OpError,
+  IndexError ("Read less bytes than requested") or ValueError, depending on
+  where the damage is.
+  """
+  try:
+    return reader.get_tensor(name)
+  except Exception as e:  # noqa: BLE001 - every reader failure is a bad file
+    raise CheckpointError("%s: cannot read variable %s (%s); the checkpoint is truncated or "
+                          "corrupted, use another copy or an earlier checkpoint" %
+                          (prefix, name, _first_line(e)))
+
+
+def _is_float(value):
+  return np.asarray(value).dtype.kind in "fc"
+
+
 def resolve_checkpoint(path):
   """Accepts what users type and returns a checkpoint prefix, or raises CheckpointError.
 
@@ -71,11 +99,13 @@ def open_checkpoint(path):
   """(prefix, tf.train.CheckpointReader) for a user-given path; one-line errors."""
   prefix = resolve_checkpoint(path)
   try:
-    return prefix, tf.train.load_checkpoint(prefix)
-  except (tf.errors.OpError, ValueError) as e:
-    msg = str(getattr(e, "message", e)).strip().splitlines()
-    raise CheckpointError("%s: unreadable checkpoint (%s)" %
-                          (prefix, msg[0] if msg else type(e).__name__))
+    reader = tf.train.load_checkpoint(prefix)
+    reader.get_variable_to_shape_map()
+    return prefix, reader
+  except Exception as e:  # noqa: BLE001 - OpError, ValueError, ... from a damaged .index
+    raise CheckpointError("%s: unreadable checkpoint (%s); the .index file is truncated or "
+                          "corrupted, use another copy or an earlier checkpoint" %
+                          (prefix, _first_line(e)))
 
 
 def list_variables(path):
@@ -85,33 +115,47 @@ def list_variables(path):
   return sorted((k, shapes[k]) for k in shapes)
 
 
-def init_from_checkpoint(variables, path, log=True):
-  """Assigns checkpoint values to `variables` ({original_name: variable}).
+def check_compatible(variables, path):
+  """Checks that every name in both the model and the checkpoint has the same shape.
 
-  Returns the set of names restored.  A shape mismatch raises CheckpointError
-  naming the variable and both shapes, before anything is assigned.
+  variables: {original_name: variable or shape}.  Reads only the `.index`, so
+  it is cheap enough to run before any file is written.  Returns (prefix,
+  reader, names found in both); raises CheckpointError naming the file, the
+  variable and both shapes.
   """
   prefix, reader = open_checkpoint(path)
   shapes = reader.get_variable_to_shape_map()
-  restored = {}
+  common = []
   for name, var in variables.items():
     if name not in shapes:
       continue
-    want = tuple(var.shape)
+    want = tuple(var.shape) if hasattr(var, "shape") else tuple(var)
     have = tuple(shapes[name])
     if want != have:
       raise CheckpointError(
           "%s: variable %s has shape %s in the checkpoint but the model (bert_config.json) "
           "expects %s" % (prefix, name, list(have), list(want)))
-    restored[name] = var
+    common.append(name)
+  return prefix, reader, common
+
+
+def init_from_checkpoint(variables, path, log=True):
+  """Assigns checkpoint values to `variables` ({original_name: variable}).
+
+  Returns the set of names restored.  A shape mismatch, an unreadable tensor
+  or a NaN/Inf value raises CheckpointError naming the file and the variable,
+  before anything is assigned.
+  """
+  prefix, reader, common = check_compatible(variables, path)
   values = {}
-  for name in restored:
-    try:
-      values[name] = reader.get_tensor(name)
-    except (tf.errors.OpError, ValueError) as e:
-      msg = str(getattr(e, "message", e)).strip().splitlines()
-      raise CheckpointError("%s: cannot read variable %s (%s)" %
-                            (prefix, name, msg[0] if msg else type(e).__name__))
+  for name in common:
+    value = _read_tensor(reader, prefix, name)
+    if _is_float(value) and not np.all(np.isfinite(value)):
+      raise NonFiniteError(
+          "%s: variable %s contains NaN/Inf values; this checkpoint is damaged or was saved "
+          "from a diverged run, use an earlier checkpoint" % (prefix, name))
+    values[name] = value
+  restored = {name: variables[name] for name in common}
   for name, var in restored.items():
     var.assign(values[name])
   if log:
@@ -159,61 +203,143 @@ def _read_state(directory):
       re.findall(r'^model_checkpoint_path:\s*"(.*)"\s*$', text, flags=re.M)
 
 
+def _no_space(e):
+  text = str(getattr(e, "message", None) or e)
+  return (isinstance(e, OSError) and e.errno == errno.ENOSPC) or "No space left" in text
+
+
+def _remove_quietly(paths):
+  for f in paths:
+    try:
+      os.remove(f)
+    except OSError:
+      pass
+
+
 def _atomic_write(path, text):
+  """Writes `path` through a temporary file + fsync + rename: old or new, never half."""
   tmp = "%s.tmp-%d" % (path, os.getpid())
-  with open(tmp, "w", encoding="utf-8") as f:
-    f.write(text)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
-
-
-def _fsync_dir(directory):
   try:
-    fd = os.open(directory, os.O_RDONLY)
+    with open(tmp, "w", encoding="utf-8") as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except OSError as e:
+    _remove_quietly([tmp])
+    if _no_space(e):
+      raise OSError(errno.ENOSPC, "%s: no space left on device; the previous version of the "
+                    "file is intact, free some space and rerun" % path)
+    raise
+
+
+def _fsync_path(path, directory=False):
+  try:
+    fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
   except OSError:
     return
   try:
     os.fsync(fd)
-  except OSError:
-    pass
+  except OSError as e:
+    if _no_space(e) and not directory:
+      raise
   finally:
     os.close(fd)
+
+
+def _fsync_dir(directory):
+  _fsync_path(directory, directory=True)
+
+
+_TMP_BUNDLE = re.compile(r"^\.tmp-(\d+)-model\.ckpt-\d+\.")
+_TMP_STATE = re.compile(r"^" + re.escape(_STATE_FILE) + r"\.tmp-(\d+)$")
+
+
+def _pid_alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except OSError:
+    return True
+  return True
+
+
+def remove_stale_temporary_files(directory):
+  """Deletes what a killed run left mid-save: `.tmp-<pid>-model.ckpt-N.*` and
+  `checkpoint.tmp-<pid>` of processes that no longer exist.  Returns their paths."""
+  stale = []
+  try:
+    names = os.listdir(directory)
+  except OSError:
+    return stale
+  for name in names:
+    m = _TMP_BUNDLE.match(name) or _TMP_STATE.match(name)
+    if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+      stale.append(os.path.join(directory, name))
+  _remove_quietly(stale)
+  if stale:
+    logging.info("Removed %d temporary file(s) left by an interrupted checkpoint save in %s",
+                 len(stale), directory)
+  return stale
 
 
 def write_bundle(prefix, tensors):
   """Writes {name: value} as a V2 checkpoint at `prefix`, atomically.
 
-  The bundle is written under a temporary prefix and its files are renamed
-  into place, the `.index` last (the index is what makes a checkpoint exist).
-  Raises OSError(ENOSPC) with a one-line message when the disk is full, leaving
-  no partial files behind.
+  The bundle is written under a temporary prefix, its files are fsynced and
+  renamed into place, the `.index` last (the index is what makes a checkpoint
+  exist; an older `.index` at `prefix` is removed first, so a kill between the
+  renames never pairs an old index with new data).  Raises OSError(ENOSPC)
+  with a one-line message when the disk is full, leaving no partial files.
   """
   directory = os.path.dirname(prefix) or "."
   tmp_prefix = os.path.join(directory, ".tmp-%d-%s" % (os.getpid(), os.path.basename(prefix)))
   names = sorted(tensors)
+  moved = []
   try:
     with tf.device("/cpu:0"):
       tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
                         shape_and_slices=[""] * len(names),
                         tensors=[tf.convert_to_tensor(tensors[n]) for n in names])
     tmp_files = glob.glob(glob.escape(tmp_prefix) + ".*")
+    for f in tmp_files:
+      _fsync_path(f)
     data_files = [f for f in tmp_files if not f.endswith(".index")]
+    if os.path.exists(prefix + ".index"):
+      os.remove(prefix + ".index")
     for f in data_files:
       os.replace(f, prefix + f[len(tmp_prefix):])
+      moved.append(prefix + f[len(tmp_prefix):])
     os.replace(tmp_prefix + ".index", prefix + ".index")
     _fsync_dir(directory)
   except (tf.errors.OpError, OSError) as e:
-    for f in glob.glob(glob.escape(tmp_prefix) + "*"):
-      try:
-        os.remove(f)
-      except OSError:
-        pass
-    text = str(getattr(e, "message", e))
-    if isinstance(e, OSError) and e.errno == errno.ENOSPC or "No space left" in text:
+    # Without its index, data already renamed to `prefix` is no checkpoint: remove it too.
+    _remove_quietly(glob.glob(glob.escape(tmp_prefix) + "*") +
+                    (moved if not os.path.exists(prefix + ".index") else []))
+    if _no_space(e):
       raise OSError(errno.ENOSPC, "%s: no space left on device while writing the checkpoint; "
-                    "the previous checkpoint is intact" % prefix)
+                    "the previous checkpoint is intact, free some space and rerun to resume "
+                    "from it" % prefix)
     raise
+
+
+def _check_finite(directory, step, prefix, tensors):
+  """NonFiniteError (nothing written) when a float value is NaN/Inf.  `tensors` are the
+  host copies that SaveV2 writes next, so the check reads nothing twice."""
+  for name in sorted(tensors):
+    value = tensors[name]
+    if not value.dtype.is_floating:
+      continue
+    with tf.device("/cpu:0"):
+      finite = bool(tf.reduce_all(tf.math.is_finite(value)))
+    if not finite:
+      last = latest_checkpoint(directory)
+      raise NonFiniteError(
+          "variable %s is NaN/Inf at step %d; not writing %s from this state. Last good "
+          "checkpoint: %s. Likely causes: learning rate too high, NaN/Inf in --init_checkpoint, "
+          "or vocab.txt / bert_config.json vocab_size mismatch with the checkpoint." %
+          (name, step, prefix, last or "none"))
 
 
 def save_checkpoint(directory, step, variables, slots=None, max_to_keep=5):
@@ -222,6 +348,7 @@ def save_checkpoint(directory, step, variables, slots=None, max_to_keep=5):
   variables: {original_name: variable}; slots: {original_name + "/adam_m": var, ...}
   (optional).  `global_step` (int64) is always written.  Keeps the newest
   `max_to_keep` checkpoints listed in the state file and deletes older ones.
+  Refuses (NonFiniteError, nothing written) to save NaN/Inf values.
   Returns the prefix.
   """
   os.makedirs(directory, exist_ok=True)
@@ -229,7 +356,11 @@ def save_checkpoint(directory, step, variables, slots=None, max_to_keep=5):
   tensors = dict(variables)
   if slots:
     tensors.update(slots)
+  with tf.device("/cpu:0"):
+    tensors = {n: tf.convert_to_tensor(v) for n, v in tensors.items()}
+  _check_finite(directory, step, prefix, tensors)
   tensors["global_step"] = np.int64(step)
+  remove_stale_temporary_files(directory)
   write_bundle(prefix, tensors)
   basename = os.path.basename(prefix)
   kept = [p for p in _read_state(directory)
@@ -239,11 +370,7 @@ def save_checkpoint(directory, step, variables, slots=None, max_to_keep=5):
   removed, kept = kept[:-max_to_keep] if max_to_keep else [], kept[-max_to_keep:] if max_to_keep else kept
   write_state_file(directory, kept)
   for old in removed:
-    for f in glob.glob(glob.escape(os.path.join(directory, old)) + ".*"):
-      try:
-        os.remove(f)
-      except OSError:
-        pass
+    _remove_quietly(glob.glob(glob.escape(os.path.join(directory, old)) + ".*"))
   return prefix
 
 
@@ -255,7 +382,7 @@ def write_state_file(directory, prefixes):
 
 
 def read_global_step(path):
-  _, reader = open_checkpoint(path)
+  prefix, reader = open_checkpoint(path)
   if reader.has_tensor("global_step"):
-    return int(reader.get_tensor("global_step"))
-  return step_of(resolve_checkpoint(path))
+    return int(_read_tensor(reader, prefix, "global_step"))
+  return step_of(prefix)

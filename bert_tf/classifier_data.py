@@ -285,6 +285,7 @@ class _TsvTaskProcessor(DataProcessor):
     path = os.path.join(data_dir, file_name)
     if not os.path.isfile(path):
       problem = ("--data_dir does not exist" if not os.path.isdir(data_dir)
+                 else "is a directory, expected a text file" if os.path.isdir(path)
                  else "file not found")
       raise DataError("%s: %s; --data_dir must contain %s for task %s" %
                       (path, problem, self._file_list(), self.task_name))
@@ -786,6 +787,7 @@ class GenericProcessor(DataProcessor):
     path = os.path.join(data_dir, "%s.%s" % (split, self.file_extension))
     if not os.path.isfile(path):
       problem = ("--data_dir does not exist" if not os.path.isdir(data_dir)
+                 else "is a directory, expected a text file" if os.path.isdir(path)
                  else "file not found")
       ext = self.file_extension
       raise DataError("%s: %s; --data_dir must contain train.%s/dev.%s/test.%s "

@@ -117,6 +117,32 @@ def _check_vocab(tokenizer, config, vocab_file, bert_config_file):
                     vocab_file, n, config.vocab_size, bert_config_file)
 
 
+def _read_examples(job, processor, label_list):
+  """Reads every split this run uses and checks every label, before any file is written."""
+  examples = {}
+  if job.do_train:
+    examples["train"] = processor.get_train_examples(job.data_dir)
+  if job.do_eval:
+    examples["eval"] = processor.get_dev_examples(job.data_dir)
+  if job.do_predict:
+    examples["predict"] = processor.get_test_examples(job.data_dir)
+  label_map = classifier_data._label_map(label_list)
+  for split in examples.values():
+    for example in split:
+      classifier_data._label_id(example, label_map, label_list)
+  return examples
+
+
+def _check_checkpoints(job, variables):
+  """Before any file is written: the checkpoints this run reads exist and fit the model
+  (the original's init_from_checkpoint in model_fn failed even when resuming)."""
+  if job.init_checkpoint:
+    checkpoints.check_compatible(variables, job.init_checkpoint)
+  latest = checkpoints.latest_checkpoint(job.output_dir)
+  if latest:
+    checkpoints.check_compatible(variables, latest)
+
+
 def _build(job, config, num_labels, strategy, num_train_steps=0, num_warmup_steps=0):
   with strategy.scope():
     model = modeling.BertClassifier(config, num_labels)
@@ -210,15 +236,17 @@ def run(job):
   tokenizer = tokenization.FullTokenizer(vocab_file=job.vocab_file,
                                          do_lower_case=job.do_lower_case)
   _check_vocab(tokenizer, config, job.vocab_file, job.bert_config_file)
+  examples = _read_examples(job, processor, label_list)
   strategy = training.resolve_strategy(job.use_tpu, job.tpu_name, job.tpu_zone, job.gcp_project,
                                        job.master, job.num_tpu_cores, job.distribution)
   results = {"train": None, "eval": None, "predict": None}
 
   if job.do_train:
-    train_examples = processor.get_train_examples(job.data_dir)
+    train_examples = examples["train"]
     num_train_steps = int(len(train_examples) / job.train_batch_size * job.num_train_epochs)
     num_warmup_steps = int(num_train_steps * job.warmup_proportion)
     model, optimizer = _build(job, config, num_labels, strategy, num_train_steps, num_warmup_steps)
+    _check_checkpoints(job, model.original_variables())
     _write_run_config(job, label_list, is_regression)
     train_file = os.path.join(job.output_dir, "train.tf_record")
     classifier_data.file_based_convert_examples_to_features(
@@ -256,11 +284,12 @@ def run(job):
   if job.do_eval or job.do_predict or job.export_dir:
     model, _ = _build(job, config, num_labels, strategy)
     variables = model.original_variables()
+    _check_checkpoints(job, variables)
     used, global_step = training.load_for_inference(variables, job.output_dir, init)
     predict_fn = _predict_fn(model, num_labels)
 
   if job.do_eval:
-    eval_examples = processor.get_dev_examples(job.data_dir)
+    eval_examples = examples["eval"]
     num_actual = len(eval_examples)
     if job.use_tpu:
       eval_examples = classifier_data.pad_examples_for_tpu(eval_examples, job.eval_batch_size)
@@ -285,7 +314,7 @@ def run(job):
     results["eval"] = metrics
 
   if job.do_predict:
-    predict_examples = processor.get_test_examples(job.data_dir)
+    predict_examples = examples["predict"]
     num_actual = len(predict_examples)
     if job.use_tpu:
       predict_examples = classifier_data.pad_examples_for_tpu(predict_examples,

@@ -1,13 +1,22 @@
 """What every script shares besides its flags: log setup and one-line errors.
 
-Bad input raises ValueError (or a subclass: DataError, CheckpointError, ...) or
-OSError with a message naming the file; `run` prints that message as one line
-on stderr and exits with status 1 instead of a traceback.  `--verbosity=1`
-(absl's debug level) shows the traceback as well.
+Bad input raises ValueError (or a subclass: DataError, CheckpointError, ...),
+OSError, RuntimeError (TrainingError) or a TensorFlow OpError with a message
+naming the file; `run` prints that message as one line on stderr and exits with
+status 1 instead of a traceback.  `--verbosity=1` (absl's debug level) shows
+the traceback as well.
+
+At the default verbosity TensorFlow is imported with its start-up chatter
+filtered out (the C++ INFO/WARNING lines printed before logging is set up, and
+"failed call to cuInit" on machines without a GPU driver), so that a failing
+run prints just its one error line.  Every other line is kept.
 """
 
+import errno
 import os
+import re
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -15,21 +24,92 @@ from absl import app, logging  # noqa: E402
 
 USER_ERRORS = (ValueError, OSError, KeyError, RuntimeError)
 
+# Lines TensorFlow writes to fd 2 while it is imported that say nothing about the run.
+_STARTUP_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
+    r"STDERR"
+    r"|[IW]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] .*"
+    r"|E\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] failed call to cuInit.*"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate "
+    r"compiler flags\.)\s*$")
+
+
+def filter_startup_noise(text):
+  """The lines of `text` that are not TensorFlow start-up chatter."""
+  return "".join(line for line in text.splitlines(True) if not _STARTUP_NOISE.match(line))
+
+
+def import_tensorflow_quietly():
+  """Imports tensorflow (and probes the devices) with fd 2 captured, then replays
+  whatever is not start-up noise.  If the import fails, everything is replayed."""
+  if "tensorflow" in sys.modules:
+    return
+  try:
+    sys.stderr.flush()
+    saved = os.dup(2)
+  except (OSError, ValueError, AttributeError):
+    return
+  ok = False
+  with tempfile.TemporaryFile() as captured:
+    os.dup2(captured.fileno(), 2)
+    try:
+      import tensorflow as tf  # noqa: F401
+      tf.config.list_physical_devices()
+      ok = True
+    finally:
+      try:
+        sys.stderr.flush()
+      finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+      captured.seek(0)
+      text = captured.read().decode("utf-8", "replace")
+      kept = filter_startup_noise(text) if ok else text
+      if kept:
+        sys.stderr.write(kept)
+        sys.stderr.flush()
+
+
+def _tf_op_error(e):
+  tf = sys.modules.get("tensorflow")
+  return tf is not None and isinstance(e, tf.errors.OpError)
+
+
+def error_message(e):
+  """The one line printed for a user error."""
+  if _tf_op_error(e):
+    text = str(e.message or "").strip()
+    first = text.splitlines()[0] if text else type(e).__name__
+    if "No space left on device" in text:
+      return "no space left on device (%s); free some space and rerun" % first
+    return first
+  if isinstance(e, OSError) and e.strerror:
+    if e.filename is None:
+      return e.strerror.strip().splitlines()[0]
+    if e.errno == errno.ENOSPC:
+      return "%s: no space left on device; free some space and rerun" % e.filename
+    return "%s: %s" % (e.filename, e.strerror)
+  text = str(e).strip()
+  message = text.splitlines()[0] if text else type(e).__name__
+  if isinstance(e, KeyError):
+    message = "missing key %s" % message
+  return message
+
 
 def _main_with_errors(main):
   def wrapped(argv):
     logging.set_verbosity(logging.INFO if logging.get_verbosity() < logging.INFO
                           else logging.get_verbosity())
+    debug = logging.get_verbosity() >= logging.DEBUG
     try:
+      if not debug and os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
+        import_tensorflow_quietly()
       return main(argv)
-    except USER_ERRORS as e:
-      if logging.get_verbosity() >= logging.DEBUG:
+    except Exception as e:  # noqa: BLE001 - re-raised below unless it is a user error
+      if debug or not (isinstance(e, USER_ERRORS) or _tf_op_error(e)):
         raise
       name = sys.argv[0].rsplit("/", 1)[-1]
-      message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-      if isinstance(e, KeyError):
-        message = "missing key %s" % message
-      sys.stderr.write("%s: error: %s\n" % (name, message))
+      sys.stderr.write("%s: error: %s\n" % (name, error_message(e)))
       sys.stderr.flush()
       os._exit(1)  # no atexit work on a failed run (tf.data / strategy threads)
   return wrapped

@@ -1,0 +1,893 @@
+"""Issue 8: bad input gets one clear line, killed runs resume, checkpoints are never half-written.
+
+Everything user-facing runs the real scripts in subprocesses, with the
+environment a user has (no TF_CPP_MIN_LOG_LEVEL: the scripts' own default).
+
+* Determinism: two `--seed=1234` runs of one tiny run_classifier command give
+  bit-identical eval_results.txt, test_results.tsv and checkpoints.  The first
+  of them is also the "previous good run" that every bad-input case starts from.
+* Bad inputs (docs/bad_inputs.md, one parametrized case per row): exit status 1,
+  exactly one `<script>: error: ...` line, last on stderr, naming the file (and
+  line) and what to do, no traceback, no TensorFlow start-up chatter, and no
+  file of the previous good run in output_dir created, changed or replaced.
+* NaN/Inf guard: the run stops naming the step, the last good checkpoint and
+  the likely causes; no checkpoint is written from the bad state.
+* Crash safety: SIGKILL inside a checkpoint save (between the data and index
+  renames), at the first temporary file of a later save, and at a seeded random
+  moment; after each kill the newest listed checkpoint loads in full and a rerun
+  resumes from it and reaches the same final global_step.  Resuming from
+  model.ckpt-0 reproduces the uninterrupted run bit for bit; resuming later does
+  not (the input pipeline and dropout RNG restart), which the test pins down.
+* Disk full: ENOSPC injected at SaveV2 / rename / state-file write, and a real
+  full tmpfs when this machine lets us mount one (else the same fault injected
+  into the real script): the previous checkpoint stays intact, one line says
+  "no space left".
+"""
+import concurrent.futures
+import errno
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import checkpoints, cli
+from conftest import FIXTURES, ROOT, TINY
+
+pytestmark = pytest.mark.slow
+
+MRPC = os.path.join(FIXTURES, "classifier_features", "MRPC", "data")
+CONFIG = os.path.join(TINY, "bert_config.json")
+VOCAB = os.path.join(TINY, "vocab.txt")
+CKPT = os.path.join(TINY, "bert_model.ckpt")
+NUM_STEPS = 10  # 40 examples / batch 8 * 2 epochs
+
+# What a good run does: 10 steps, a checkpoint every 2 (model.ckpt-2 ... -10 kept), eval, predict.
+BASE_FLAGS = {
+    "task_name": "MRPC", "data_dir": MRPC, "vocab_file": VOCAB, "bert_config_file": CONFIG,
+    "init_checkpoint": CKPT + ".index",  # the `.index` file is accepted (google-research/bert #379)
+    "max_seq_length": 32, "train_batch_size": 8, "eval_batch_size": 8, "predict_batch_size": 8,
+    "learning_rate": 1e-3, "num_train_epochs": 2.0, "save_checkpoints_steps": 2, "seed": 1234,
+    "do_train": "true", "do_eval": "true", "do_predict": "true",
+}
+
+# An absl log line written by Python (the scripts' INFO/WARNING lines); anything else on
+# stderr besides the one error line is noise the user should not see.
+PY_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d{6}\s+\d+ [\w.]+\.py:\d+\] ")
+
+
+def _env(**extra):
+  env = dict(os.environ, PYTHONPATH=ROOT, **extra)
+  env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # what a user has: the scripts' own default
+  return env
+
+
+def classifier_cmd(output_dir, **overrides):
+  flags = dict(BASE_FLAGS, output_dir=output_dir)
+  flags.update(overrides)
+  return [sys.executable, os.path.join(ROOT, "run_classifier.py")] + [
+      "--%s=%s" % (k, v) for k, v in flags.items() if v is not None]
+
+
+def _run(cmd, timeout=600, **kw):
+  return subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=ROOT,
+                        timeout=timeout, **kw)
+
+
+def _results(path):
+  with open(path) as f:
+    return dict(line.split(" = ") for line in f.read().splitlines() if line)
+
+
+def _state(directory):
+  """The prefixes listed in directory/checkpoint, oldest first (parsed here, not by our code)."""
+  with open(os.path.join(directory, "checkpoint")) as f:
+    text = f.read()
+  return re.findall(r'^all_model_checkpoint_paths: "(.*)"$', text, flags=re.M)
+
+
+def _step(prefix):
+  return int(re.search(r"-(\d+)$", prefix).group(1))
+
+
+def _read_all(prefix):
+  """{name: value} of every tensor of a checkpoint (each one really read)."""
+  reader = tf.train.load_checkpoint(prefix)
+  return {n: reader.get_tensor(n) for n in sorted(reader.get_variable_to_shape_map())}
+
+
+def _assert_same_tensors(a, b):
+  assert sorted(a) == sorted(b)
+  for name in a:
+    assert a[name].dtype == b[name].dtype, name
+    np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def _newest_listed(directory):
+  """Checks that the newest checkpoint listed in `checkpoint` loads in full; returns its step."""
+  listed = _state(directory)
+  assert listed, "empty checkpoint state file in %s" % directory
+  newest = max(listed, key=_step)
+  prefix = os.path.join(directory, newest)
+  values = _read_all(prefix)
+  assert int(values["global_step"]) == _step(newest)
+  assert checkpoints.latest_checkpoint(directory) == prefix
+  return _step(newest)
+
+
+def _error_line(proc, script):
+  """The single error line of a failed run; asserts the one-line contract."""
+  lines = proc.stderr.splitlines()
+  assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+  errors = [l for l in lines if l.startswith("%s: error: " % script)]
+  assert len(errors) == 1, proc.stderr[-3000:]
+  assert lines[-1] == errors[0], "the error is not the last line:\n" + proc.stderr[-3000:]
+  noise = [l for l in lines[:-1] if not PY_LOG_LINE.match(l)]
+  assert not noise, "lines that are neither log lines nor the error: %r" % noise[:5]
+  return errors[0][len("%s: error: " % script):]
+
+
+def _snapshot(directory):
+  """{relative path: (size, mtime_ns, inode, mode)} of every file under `directory`."""
+  out = {}
+  for root, _, files in os.walk(directory):
+    for f in files:
+      p = os.path.join(root, f)
+      s = os.lstat(p)
+      out[os.path.relpath(p, directory)] = (s.st_size, s.st_mtime_ns, s.st_ino,
+                                            stat.S_IMODE(s.st_mode))
+  return out
+
+
+def _copy_run(src, dst):
+  """A copy of a run's output_dir: checkpoint data hard-linked, the rest copied with mtimes."""
+  for root, _, files in os.walk(src):
+    target = os.path.join(dst, os.path.relpath(root, src))
+    os.makedirs(target, exist_ok=True)
+    for f in files:
+      if ".data-" in f:
+        os.link(os.path.join(root, f), os.path.join(target, f))
+      else:
+        shutil.copy2(os.path.join(root, f), os.path.join(target, f))
+
+
+def _copy_data(dst):
+  shutil.copytree(MRPC, dst)
+  return dst
+
+
+def _edit_line(path, number, edit):
+  with open(path, "rb") as f:
+    lines = f.read().split(b"\n")
+  lines[number - 1] = edit(lines[number - 1])
+  with open(path, "wb") as f:
+    f.write(b"\n".join(lines))
+
+
+# --------------------------------------------------------------------------- the good runs
+
+
+def _good_run(directory):
+  proc = _run(classifier_cmd(directory), timeout=900)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return directory, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+  """Starts every independent subprocess run of this module at once, 3 at a time, so that
+  they overlap with each other and with the sequential tests: {name: future}.
+
+  The two good runs come first; each bad-input case starts on a copy of good run A."""
+  base = tmp_path_factory.mktemp("runs")
+  with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+    futures = {"good_a": pool.submit(_good_run, str(base / "good_a")),
+               "good_b": pool.submit(_good_run, str(base / "good_b")),
+               "nan": pool.submit(_nan_run, str(base / "nan")),
+               "poisoned": pool.submit(_poisoned_run, str(base / "poisoned")),
+               "non_utf8": pool.submit(_non_utf8_run, str(base / "non_utf8"))}
+    for name in sorted(CASES):
+      futures["case:" + name] = pool.submit(_case_run, name, str(base / "bad" / name),
+                                            futures["good_a"])
+    yield futures
+
+
+@pytest.fixture(scope="module")
+def good_runs(runs):
+  """The same seeded command twice: (dir A, dir B, stderr A)."""
+  (a, log), (b, _) = runs["good_a"].result(), runs["good_b"].result()
+  return a, b, log
+
+
+def test_seeded_runs_are_bit_identical(good_runs):
+  a, b, _ = good_runs
+  for name in ("eval_results.txt", "test_results.tsv"):
+    with open(os.path.join(a, name)) as fa, open(os.path.join(b, name)) as fb:
+      assert fa.read() == fb.read(), name
+  assert _state(a) == _state(b) == ["model.ckpt-%d" % s for s in (2, 4, 6, 8, 10)]
+  for prefix in _state(a):
+    _assert_same_tensors(_read_all(os.path.join(a, prefix)), _read_all(os.path.join(b, prefix)))
+
+
+def test_init_checkpoint_given_as_index_file_trains(good_runs):
+  a, _, log = good_runs
+  assert log.count("*INIT_FROM_CKPT*") == 39  # every bert/* variable of the classifier
+  assert int(_read_all(os.path.join(a, "model.ckpt-10"))["global_step"]) == NUM_STEPS
+  results = _results(os.path.join(a, "eval_results.txt"))
+  assert results["global_step"] == str(NUM_STEPS)
+
+
+# --------------------------------------------------------------------------- SIGKILL + resume
+
+
+def _start(cmd, log_path, fault=None):
+  log = open(log_path, "w")
+  if fault:
+    cmd = [sys.executable, "-c", FAULT_WRAPPER] + cmd[1:]
+  proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT,
+                          env=_env(**({"FAULT": fault} if fault else {})))
+  log.close()
+  return proc
+
+
+def _wait_for(predicate, proc, timeout=600, interval=0.01):
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    if predicate():
+      return True
+    if proc.poll() is not None:
+      return predicate()
+    time.sleep(interval)
+  raise AssertionError("timed out")
+
+
+def _kill(proc):
+  if proc.poll() is None:
+    proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  return proc.returncode == -signal.SIGKILL
+
+
+def _restored_from(log_path):
+  m = re.search(r"Restoring parameters from (\S+) \(global_step = (\d+)\)", open(log_path).read())
+  return (m.group(1), int(m.group(2))) if m else (None, 0)
+
+
+def test_sigkill_at_random_moments_then_resume(good_runs, tmp_path):
+  good, _, _ = good_runs
+  rng = random.Random(8)  # fixes which save and which moment get the kills
+  out = str(tmp_path / "out")
+  cmd = classifier_cmd(out, do_eval="false", do_predict="false")
+  logs = [str(tmp_path / ("run%d.log" % i)) for i in range(4)]
+  kills = []
+
+  # 1. Killed inside the save of model.ckpt-2, after its data file was renamed into place
+  #    and before its index: the newest listed checkpoint is model.ckpt-0.
+  proc = _start(cmd, logs[0], fault="kill:model.ckpt-2.index")
+  proc.wait(timeout=600)
+  assert proc.returncode == -signal.SIGKILL, open(logs[0]).read()[-3000:]
+  kills.append(("inside save of model.ckpt-2", True))
+  assert _newest_listed(out) == 0
+  assert os.path.exists(os.path.join(out, "model.ckpt-2.data-00000-of-00001"))
+  assert not os.path.exists(os.path.join(out, "model.ckpt-2.index"))
+
+  # 2. Rerun: resumes from model.ckpt-0, so up to its next kill it repeats the uninterrupted
+  #    run bit for bit.  Killed at the first temporary file of a later save.
+  save_step = rng.choice([6, 8])
+  proc = _start(cmd, logs[1])
+  tmp_mark = ".tmp-%d-model.ckpt-%d." % (proc.pid, save_step)
+  done_mark = os.path.join(out, "model.ckpt-%d.index" % save_step)
+  _wait_for(lambda: os.path.exists(os.path.join(out, "model.ckpt-%d.index" % (save_step - 2))),
+            proc)
+  mid_save = _wait_for(lambda: any(n.startswith(tmp_mark) for n in os.listdir(out)) or
+                       os.path.exists(done_mark), proc, interval=0.0005)
+  mid_save = mid_save and not os.path.exists(done_mark)
+  assert _kill(proc), open(logs[1]).read()[-3000:]
+  kills.append(("at the first temporary file of model.ckpt-%d" % save_step, mid_save))
+  assert _restored_from(logs[1]) == (os.path.join(out, "model.ckpt-0"), 0)
+  resumed = _newest_listed(out)
+  assert resumed >= save_step - 2
+  for step in (2, 4):
+    _assert_same_tensors(_read_all(os.path.join(out, "model.ckpt-%d" % step)),
+                         _read_all(os.path.join(good, "model.ckpt-%d" % step)))
+
+  # 3. Rerun, killed at a random moment after its first new checkpoint.
+  proc = _start(cmd, logs[2])
+  _wait_for(lambda: os.path.exists(os.path.join(out, "model.ckpt-%d.index" % (resumed + 2))),
+            proc)
+  time.sleep(rng.uniform(0.0, 0.05))
+  killed = _kill(proc)
+  assert killed or proc.returncode == 0, open(logs[2]).read()[-3000:]
+  kills.append(("random moment after model.ckpt-%d" % (resumed + 2), None))
+  assert _restored_from(logs[2]) == (os.path.join(out, "model.ckpt-%d" % resumed), resumed)
+  resumed = _newest_listed(out)
+
+  # 4. Rerun to the end.
+  proc = _start(cmd, logs[3])
+  proc.wait(timeout=600)
+  log = open(logs[3]).read()
+  assert proc.returncode == 0, log[-3000:]
+  if resumed < NUM_STEPS:
+    assert _restored_from(logs[3]) == (os.path.join(out, "model.ckpt-%d" % resumed), resumed)
+    assert not [f for f in os.listdir(out) if ".tmp-" in f]  # leftovers of the kills removed
+  else:
+    assert "Skipping training since max_steps has already saved." in log
+  assert _newest_listed(out) == NUM_STEPS
+  for prefix in _state(out):
+    _read_all(os.path.join(out, prefix))
+  assert any(mid for _, mid in kills), kills
+  # After a resume from step >= 1 the input pipeline (shuffle position) and the dropout
+  # RNG start over, so the later batches and masks differ from the uninterrupted run:
+  final, reference = _read_all(os.path.join(out, "model.ckpt-10")), _read_all(
+      os.path.join(good, "model.ckpt-10"))
+  assert int(final["global_step"]) == int(reference["global_step"]) == NUM_STEPS
+  assert not all(np.array_equal(final[n], reference[n]) for n in reference if n != "global_step")
+
+
+# --------------------------------------------------------------------------- disk full
+
+
+def _enospc_cases(monkeypatch, where):
+  if where == "savev2":
+    def save_v2(**kw):
+      open(kw["prefix"] + ".data-00000-of-00001", "wb").write(b"partial")
+      raise tf.errors.ResourceExhaustedError(
+          None, None, "%s.data-00000-of-00001; No space left on device" % kw["prefix"])
+    monkeypatch.setattr(tf.raw_ops, "SaveV2", save_v2)
+  elif where == "rename":
+    real = os.replace
+
+    def replace(src, dst):
+      if ".tmp-" in src and dst.endswith(".index"):
+        raise OSError(errno.ENOSPC, "No space left on device", dst)
+      return real(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+  elif where == "state_file":
+    real = os.fsync
+
+    def fsync(fd):
+      if os.readlink("/proc/self/fd/%d" % fd).rsplit("/", 1)[-1].startswith("checkpoint.tmp-"):
+        raise OSError(errno.ENOSPC, "No space left on device")
+      return real(fd)
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+@pytest.mark.parametrize("where", ["savev2", "rename", "state_file"])
+def test_disk_full_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch, where):
+  d = str(tmp_path)
+  checkpoints.save_checkpoint(d, 1, _small_vars(1.0))
+  before = _snapshot(d)
+  with monkeypatch.context() as m:
+    _enospc_cases(m, where)
+    with pytest.raises(OSError) as e:
+      checkpoints.save_checkpoint(d, 2, _small_vars(2.0))
+  assert e.value.errno == errno.ENOSPC
+  line = cli.error_message(e.value)
+  assert "\n" not in line and "no space left on device" in line, line
+  assert "previous" in line and "intact" in line, line
+  after = _snapshot(d)
+  if where == "state_file":  # the bundle was complete; only the state file write failed
+    after = {p: v for p, v in after.items() if not p.startswith("model.ckpt-2.")}
+  assert after == before
+  assert _newest_listed(d) == 1
+  np.testing.assert_array_equal(_read_all(os.path.join(d, "model.ckpt-1"))["bert/a"],
+                                np.ones([3, 4], np.float32))
+
+
+FAULT_WRAPPER = textwrap.dedent("""
+    # Runs a script under `runpy` with one fault at the file-write boundary:
+    # FAULT=kill:<basename>   SIGKILL itself when <basename> is about to be renamed into place
+    # FAULT=enospc:<basename> raise OSError(ENOSPC) there instead (a disk that filled up)
+    import errno, os, runpy, signal, sys
+    kind, target = os.environ["FAULT"].split(":", 1)
+    real_replace = os.replace
+    def replace(src, dst, *args, **kwargs):
+      if ".tmp-" in os.path.basename(src) and os.path.basename(dst) == target:
+        if kind == "kill":
+          os.kill(os.getpid(), signal.SIGKILL)
+        raise OSError(errno.ENOSPC, "No space left on device", dst)
+      return real_replace(src, dst, *args, **kwargs)
+    os.replace = replace
+    sys.argv = sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name="__main__")
+""")
+
+
+def _mount_tmpfs(path, megabytes):
+  os.makedirs(path, exist_ok=True)
+  if os.geteuid() != 0 or not shutil.which("mount"):
+    return False
+  proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % megabytes, "tmpfs", path],
+                        capture_output=True)
+  return proc.returncode == 0
+
+
+def test_disk_full_in_a_real_run_is_one_line_and_keeps_previous_checkpoint(tmp_path):
+  """A 30 MB tmpfs holds model.ckpt-0 and -1 (12 MB each), not -2.  Without permission to
+  mount, the same ENOSPC is injected where model.ckpt-2 is written."""
+  mount = str(tmp_path / "small_disk")
+  mounted = _mount_tmpfs(mount, 30)
+  out = os.path.join(mount, "out")
+  cmd = classifier_cmd(out, save_checkpoints_steps=1, num_train_epochs=1.0, do_eval="false",
+                       do_predict="false")
+  try:
+    if mounted:
+      proc = _run(cmd)
+    else:
+      proc = subprocess.run([sys.executable, "-c", FAULT_WRAPPER] + cmd[1:], capture_output=True,
+                            text=True, cwd=ROOT, timeout=600,
+                            env=_env(FAULT="enospc:model.ckpt-2.data-00000-of-00001"))
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    message = _error_line(proc, "run_classifier.py")
+    assert "no space left on device" in message.lower(), message
+    assert message.startswith("%s/model.ckpt-2: no space left on device while writing the "
+                              "checkpoint; the previous checkpoint is intact" % out), message
+    assert _newest_listed(out) == 1
+    assert not [f for f in os.listdir(out) if f.startswith((".tmp-", "model.ckpt-2"))]
+  finally:
+    if mounted:
+      subprocess.run(["umount", "-l", mount], capture_output=True)
+
+
+# --------------------------------------------------------------------------- crash points
+
+
+class _Killed(BaseException):
+  """Stands for SIGKILL in-process: nothing catches it, nothing is cleaned up."""
+
+
+def _die_at(monkeypatch, where):
+  """Makes the next save die at `where` ("after_savev2", "between_renames",
+  "before_state", "before_cleanup")."""
+  real_replace, real_remove = os.replace, os.remove
+
+  def replace(src, dst):
+    base = os.path.basename(dst)
+    if where == "after_savev2" and ".tmp-" in src and ".data-" in base:
+      raise _Killed()
+    if where == "between_renames" and ".tmp-" in src and base.endswith(".index"):
+      raise _Killed()
+    if where == "before_state" and base == "checkpoint":
+      raise _Killed()
+    return real_replace(src, dst)
+
+  def remove(path):
+    if where == "before_cleanup" and "model.ckpt-1." in path:
+      raise _Killed()
+    return real_remove(path)
+
+  monkeypatch.setattr(os, "replace", replace)
+  monkeypatch.setattr(os, "remove", remove)
+
+
+@pytest.mark.parametrize("where", ["after_savev2", "between_renames", "before_state",
+                                   "before_cleanup"])
+def test_death_inside_a_save_leaves_the_newest_listed_checkpoint_whole(tmp_path, monkeypatch,
+                                                                       where):
+  d = str(tmp_path)
+  for step in (1, 2):
+    checkpoints.save_checkpoint(d, step, _small_vars(step), max_to_keep=2)
+  # model.ckpt-3 exists already (a run killed after its index rename, before the state
+  # file): the new save must replace it without ever pairing the old index with new data.
+  checkpoints.write_bundle(os.path.join(d, "model.ckpt-3"),
+                           {"bert/a": np.zeros([3, 4], np.float32)})
+  with monkeypatch.context() as m:
+    _die_at(m, where)
+    with pytest.raises(_Killed):
+      checkpoints.save_checkpoint(d, 3, _small_vars(3.0), max_to_keep=2)
+  newest = _newest_listed(d)
+  assert newest == (3 if where == "before_cleanup" else 2)
+  values = _read_all(os.path.join(d, "model.ckpt-%d" % newest))
+  np.testing.assert_array_equal(values["bert/a"], np.full([3, 4], float(newest), np.float32))
+  if os.path.exists(os.path.join(d, "model.ckpt-3.index")):
+    _read_all(os.path.join(d, "model.ckpt-3"))  # whatever index exists reads in full
+  # the rerun saves the same step again and everything is consistent
+  checkpoints.save_checkpoint(d, 3, _small_vars(3.0), max_to_keep=2)
+  assert _newest_listed(d) == 3 and _state(d) == ["model.ckpt-2", "model.ckpt-3"]
+  np.testing.assert_array_equal(_read_all(os.path.join(d, "model.ckpt-3"))["bert/b"],
+                                np.arange(5, dtype=np.float32) * 3)
+
+
+def test_stale_temporary_files_of_dead_processes_are_removed(tmp_path):
+  d = str(tmp_path)
+  dead = subprocess.Popen([sys.executable, "-c", "pass"])
+  dead.wait()
+  stale = [os.path.join(d, ".tmp-%d-model.ckpt-7.data-00000-of-00001" % dead.pid),
+           os.path.join(d, ".tmp-%d-model.ckpt-7.index" % dead.pid),
+           os.path.join(d, "checkpoint.tmp-%d" % dead.pid)]
+  alive = os.path.join(d, ".tmp-%d-model.ckpt-9.index" % os.getppid())
+  for p in stale + [alive]:
+    open(p, "w").close()
+  checkpoints.save_checkpoint(d, 8, _small_vars())
+  assert not any(os.path.exists(p) for p in stale)
+  assert os.path.exists(alive)  # a live process's save in progress is left alone
+
+
+# --------------------------------------------------------------------------- NaN / Inf
+
+
+def _all_finite(prefix):
+  return all(np.all(np.isfinite(v)) for v in _read_all(prefix).values() if v.dtype.kind == "f")
+
+
+def _nan_run(out):
+  return out, _run(classifier_cmd(out, learning_rate="1e10", save_checkpoints_steps=1,
+                                  num_train_epochs=1.0, do_eval="false", do_predict="false"))
+
+
+def test_nan_loss_stops_naming_step_and_last_good_checkpoint(runs):
+  out, proc = runs["nan"].result()
+  assert proc.returncode == 1, proc.stderr[-3000:]
+  message = _error_line(proc, "run_classifier.py")
+  m = re.search(r"(?:loss is (?:nan|inf|-inf)|variable \S+ is NaN/Inf) at step (\d+);", message)
+  assert m, message
+  bad_step = int(m.group(1))
+  newest = _newest_listed(out)
+  assert newest == bad_step - 1
+  assert "Last good checkpoint: %s. " % os.path.join(out, "model.ckpt-%d" % newest) in message
+  assert "Likely causes: learning rate too high" in message
+  for prefix in _state(out):
+    assert _all_finite(os.path.join(out, prefix)), prefix
+  written = [f for f in os.listdir(out) if f.startswith("model.ckpt-")]
+  assert all(int(re.match(r"model\.ckpt-(\d+)\.", f).group(1)) < bad_step for f in written)
+
+
+def _poisoned_copy(directory, name="bert/pooler/dense/kernel"):
+  values = _read_all(CKPT)
+  values[name] = values[name].copy()
+  values[name][0, 0] = np.nan
+  os.makedirs(directory, exist_ok=True)
+  prefix = os.path.join(directory, "bert_model.ckpt")
+  checkpoints.write_bundle(prefix, values)
+  return prefix
+
+
+def _poisoned_run(d):
+  poisoned = _poisoned_copy(os.path.join(d, "poisoned"))
+  out = os.path.join(d, "out")
+  return poisoned, out, _run(classifier_cmd(out, init_checkpoint=poisoned, do_eval="false",
+                                            do_predict="false"))
+
+
+def test_poisoned_init_checkpoint_is_refused_before_any_checkpoint(runs):
+  poisoned, out, proc = runs["poisoned"].result()
+  assert proc.returncode == 1, proc.stderr[-3000:]
+  message = _error_line(proc, "run_classifier.py")
+  assert message.startswith("%s: variable bert/pooler/dense/kernel contains NaN/Inf values; "
+                            "this checkpoint is damaged or was saved from a diverged run, use "
+                            "an earlier checkpoint" % poisoned), message
+  assert not [f for f in os.listdir(out) if f.startswith("model.ckpt") or f == "checkpoint"]
+
+
+def _small_vars(value=1.0):
+  return {"bert/a": tf.Variable(np.full([3, 4], value, np.float32)),
+          "bert/b": tf.Variable(np.arange(5, dtype=np.float32) * value)}
+
+
+def test_save_refuses_nan_weights_and_keeps_last_good(tmp_path):
+  d = str(tmp_path)
+  good = _small_vars()
+  checkpoints.save_checkpoint(d, 3, good)
+  before = _snapshot(d)
+  bad = _small_vars()
+  bad["bert/b"].assign([0, 1, np.inf, 3, 4])
+  with pytest.raises(checkpoints.NonFiniteError) as e:
+    checkpoints.save_checkpoint(d, 4, bad)
+  assert str(e.value) == (
+      "variable bert/b is NaN/Inf at step 4; not writing %s/model.ckpt-4 from this state. Last "
+      "good checkpoint: %s/model.ckpt-3. Likely causes: learning rate too high, NaN/Inf in "
+      "--init_checkpoint, or vocab.txt / bert_config.json vocab_size mismatch with the "
+      "checkpoint." % (d, d))
+  assert _snapshot(d) == before
+  assert _newest_listed(d) == 3
+
+
+def test_loading_nan_checkpoint_assigns_nothing(tmp_path):
+  poisoned = _poisoned_copy(str(tmp_path))
+  from bert_tf import modeling
+  from bert_tf.configuration import BertConfig
+  model = modeling.BertModel(BertConfig.from_json_file(CONFIG))
+  model.build()
+  variables = model.original_variables()
+  before = {n: v.numpy().copy() for n, v in variables.items()}
+  with pytest.raises(checkpoints.NonFiniteError, match="bert/pooler/dense/kernel contains NaN"):
+    checkpoints.init_from_checkpoint(variables, poisoned, log=False)
+  for n, v in variables.items():
+    np.testing.assert_array_equal(v.numpy(), before[n])
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+def _write_pretraining_records(path, seq_length=64, predictions=10, count=4):
+  def ints(values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+  with tf.io.TFRecordWriter(path) as writer:
+    for i in range(count):
+      feature = {
+          "input_ids": ints([101] + [1000 + i] * (seq_length - 2) + [102]),
+          "input_mask": ints([1] * seq_length), "segment_ids": ints([0] * seq_length),
+          "masked_lm_positions": ints(list(range(1, predictions + 1))),
+          "masked_lm_ids": ints([1000 + i] * predictions),
+          "masked_lm_weights": tf.train.Feature(
+              float_list=tf.train.FloatList(value=[1.0] * predictions)),
+          "next_sentence_labels": ints([i % 2])}
+      writer.write(tf.train.Example(
+          features=tf.train.Features(feature=feature)).SerializeToString())
+
+
+def _pretraining_cmd(output_dir, input_file, **overrides):
+  flags = {"input_file": input_file, "output_dir": output_dir, "bert_config_file": CONFIG,
+           "init_checkpoint": CKPT, "do_train": "true", "train_batch_size": 2,
+           "max_seq_length": 64, "max_predictions_per_seq": 10, "num_train_steps": 2,
+           "num_warmup_steps": 1}
+  flags.update(overrides)
+  return [sys.executable, os.path.join(ROOT, "run_pretraining.py")] + [
+      "--%s=%s" % (k, v) for k, v in flags.items() if v is not None]
+
+
+def _root_without_read_override():
+  """As root, chmod 000 does not stop reads.  setpriv drops CAP_DAC_OVERRIDE and
+  CAP_DAC_READ_SEARCH, so the permission bits apply to the (still root) process."""
+  if os.geteuid() != 0:
+    return []
+  caps = "-dac_override,-dac_read_search"
+  prefix = ["setpriv", "--inh-caps=" + caps, "--bounding-set=" + caps, "--"]
+  probe = subprocess.run(prefix + ["true"], capture_output=True)
+  assert probe.returncode == 0, "running as root and cannot drop CAP_DAC_OVERRIDE: %s" % (
+      probe.stderr.decode(errors="replace"))
+  return prefix
+
+
+# Each case: setup(case_dir, out) -> (command, the message fragments, the directory that must
+# stay as it was).  `out` is a copy of the previous good run's output_dir.
+
+
+def _case_missing_data_dir(d, out):
+  missing = os.path.join(d, "no_such_dir")
+  return (classifier_cmd(out, data_dir=missing),
+          ["%s/train.tsv: --data_dir does not exist; --data_dir must contain "
+           "train.tsv/dev.tsv/test.tsv for task mrpc" % missing], out)
+
+
+def _case_missing_train(d, out):
+  data = _copy_data(os.path.join(d, "data"))
+  os.remove(os.path.join(data, "train.tsv"))
+  return (classifier_cmd(out, data_dir=data),
+          ["%s/train.tsv: file not found; --data_dir must contain train.tsv/dev.tsv/test.tsv "
+           "for task mrpc" % data], out)
+
+
+def _case_empty_train(d, out):
+  data = _copy_data(os.path.join(d, "data"))
+  open(os.path.join(data, "train.tsv"), "w").close()
+  return (classifier_cmd(out, data_dir=data),
+          ["%s/train.tsv: file is empty; expected tab-separated rows" % data], out)
+
+
+def _case_unreadable_train(d, out):
+  data = _copy_data(os.path.join(d, "data"))
+  os.chmod(os.path.join(data, "train.tsv"), 0)
+  return (_root_without_read_override() + classifier_cmd(out, data_dir=data),
+          ["%s/train.tsv: cannot read the file (Permission denied)" % data], out)
+
+
+def _case_directory_as_train(d, out):
+  data = _copy_data(os.path.join(d, "data"))
+  os.remove(os.path.join(data, "train.tsv"))
+  os.mkdir(os.path.join(data, "train.tsv"))
+  return (classifier_cmd(out, data_dir=data),
+          ["%s/train.tsv: is a directory" % data], out)
+
+
+def _case_short_row_train(d, out):
+  data = _copy_data(os.path.join(d, "data"))
+  _edit_line(os.path.join(data, "train.tsv"), 4, lambda l: b"\t".join(l.split(b"\t")[:2]))
+  return (classifier_cmd(out, data_dir=data),
+          ["%s/train.tsv line 4: expected at least 5 tab-separated columns, found 2; task mrpc "
+           "expects Quality, #1 ID, #2 ID, #1 String, #2 String" % data], out)
+
+
+def _case_short_row_dev(d, out):
+  data = _copy_data(os.path.join(d, "data"))
+  _edit_line(os.path.join(data, "dev.tsv"), 6, lambda l: b"\t".join(l.split(b"\t")[:3]))
+  return (classifier_cmd(out, data_dir=data),
+          ["%s/dev.tsv line 6: expected at least 5 tab-separated columns, found 3" % data], out)
+
+
+def _case_bad_label_train(d, out):
+  data = _copy_data(os.path.join(d, "data"))
+  _edit_line(os.path.join(data, "train.tsv"), 3, lambda l: b"2" + l[1:])
+  return (classifier_cmd(out, data_dir=data),
+          ["%s/train.tsv line 3: label '2' is not in the label list ['0', '1']; fix the row"
+           % data], out)
+
+
+def _case_bad_label_dev(d, out):
+  data = _copy_data(os.path.join(d, "data"))
+  _edit_line(os.path.join(data, "dev.tsv"), 9, lambda l: b"yes" + l[1:])
+  return (classifier_cmd(out, data_dir=data),
+          ["%s/dev.tsv line 9: label 'yes' is not in the label list ['0', '1']" % data], out)
+
+
+def _case_config_not_json(d, out):
+  config = os.path.join(d, "bert_config.json")
+  with open(config, "w") as f:
+    f.write('{"vocab_size": 30522,\n "hidden_size": 32\n')
+  return (classifier_cmd(out, bert_config_file=config),
+          ["%s: not valid JSON (line 3 column 1:" % config], out)
+
+
+def _case_config_no_vocab_size(d, out):
+  config = os.path.join(d, "bert_config.json")
+  obj = json.load(open(CONFIG))
+  del obj["vocab_size"]
+  json.dump(obj, open(config, "w"))
+  return (classifier_cmd(out, bert_config_file=config),
+          ['%s: missing required key "vocab_size" (it must equal the number of lines of '
+           'vocab.txt)' % config], out)
+
+
+def _case_vocab_too_long(d, out):
+  vocab = os.path.join(d, "vocab.txt")
+  shutil.copy(VOCAB, vocab)
+  with open(vocab, "a", encoding="utf-8") as f:
+    f.write("".join("[extra%d]\n" % i for i in range(10)))
+  return (classifier_cmd(out, vocab_file=vocab),
+          ["%s has 30532 tokens but %s says vocab_size = 30522: ids past 30521 would index "
+           "outside the embedding table" % (vocab, CONFIG)], out)
+
+
+def _case_vocab_missing(d, out):
+  vocab = os.path.join(d, "nowhere", "vocab.txt")
+  return (classifier_cmd(out, vocab_file=vocab), ["%s: vocab file not found" % vocab], out)
+
+
+def _case_lower_case_contradiction(d, out):
+  init = os.path.join(d, "uncased_L-12_H-768_A-12", "bert_model.ckpt")
+  return (classifier_cmd(out, init_checkpoint=init, do_lower_case="False"),
+          ["You passed in `--do_lower_case=False` with `--init_checkpoint=%s`. However, "
+           "`uncased_L-12_H-768_A-12` seems to be a lowercased model, so you should pass in "
+           "`--do_lower_case=True`" % init], out)
+
+
+def _case_init_checkpoint_missing(d, out):
+  init = os.path.join(d, "nowhere", "bert_model.ckpt")
+  return (classifier_cmd(out, init_checkpoint=init),
+          ["%s: checkpoint not found (expected %s.index and %s.data-00000-of-00001); pass the "
+           "prefix" % (init, init, init)], out)
+
+
+def _case_shape_mismatch(d, out):
+  config = os.path.join(d, "bert_config.json")
+  obj = json.load(open(CONFIG))
+  obj["intermediate_size"] = 128
+  json.dump(obj, open(config, "w"))
+  return (classifier_cmd(out, bert_config_file=config),
+          ["%s: variable bert/encoder/layer_0/intermediate/dense/kernel has shape [32, 64] in "
+           "the checkpoint but the model (bert_config.json) expects [32, 128]" % CKPT], out)
+
+
+def _case_seq_too_long(d, out):
+  return (classifier_cmd(out, max_seq_length=65),
+          ["Cannot use sequence length 65 because the BERT model was only trained up to "
+           "sequence length 64"], out)
+
+
+def _case_unknown_task(d, out):
+  return classifier_cmd(out, task_name="nosuchtask"), ["Task not found: nosuchtask"], out
+
+
+def _case_output_dir_under_file(d, out):
+  blocker = os.path.join(d, "a_file")
+  with open(blocker, "w") as f:
+    f.write("not a directory\n")
+  target = os.path.join(blocker, "out")
+  return (classifier_cmd(target),
+          ["%s: cannot create output_dir (Not a directory)" % target], d)
+
+
+def _case_empty_pretraining_text(d, out):
+  text = os.path.join(d, "empty.txt")
+  open(text, "w").close()
+  cmd = [sys.executable, os.path.join(ROOT, "create_pretraining_data.py"),
+         "--input_file=%s" % text, "--output_file=%s" % os.path.join(out, "tf_examples.tfrecord"),
+         "--vocab_file=%s" % VOCAB]
+  return cmd, ["no documents in %s (every line is blank or tokenizes to nothing)" % text], out
+
+
+def _case_pretraining_seq_mismatch(d, out):
+  records = os.path.join(d, "tf_examples.tfrecord")
+  _write_pretraining_records(records)
+  return (_pretraining_cmd(out, records, max_seq_length=32),
+          ["%s: records have input_ids of length 64 but --max_seq_length=32; pass the value "
+           "used by create_pretraining_data.py" % records], out)
+
+
+def _case_pretraining_predictions_mismatch(d, out):
+  records = os.path.join(d, "tf_examples.tfrecord")
+  _write_pretraining_records(records)
+  return (_pretraining_cmd(out, records, max_predictions_per_seq=20),
+          ["%s: records have masked_lm_positions of length 10 but --max_predictions_per_seq=20"
+           % records], out)
+
+
+CASES = {
+    "missing_data_dir": _case_missing_data_dir,
+    "missing_train_tsv": _case_missing_train,
+    "empty_train_tsv": _case_empty_train,
+    "unreadable_train_tsv": _case_unreadable_train,
+    "directory_as_train_tsv": _case_directory_as_train,
+    "short_row_train_tsv": _case_short_row_train,
+    "short_row_dev_tsv": _case_short_row_dev,
+    "bad_label_train_tsv": _case_bad_label_train,
+    "bad_label_dev_tsv": _case_bad_label_dev,
+    "bert_config_not_json": _case_config_not_json,
+    "bert_config_without_vocab_size": _case_config_no_vocab_size,
+    "vocab_longer_than_vocab_size": _case_vocab_too_long,
+    "vocab_file_missing": _case_vocab_missing,
+    "do_lower_case_contradicts_checkpoint": _case_lower_case_contradiction,
+    "init_checkpoint_missing": _case_init_checkpoint_missing,
+    "checkpoint_shape_mismatch": _case_shape_mismatch,
+    "max_seq_length_too_long": _case_seq_too_long,
+    "unknown_task": _case_unknown_task,
+    "output_dir_under_a_file": _case_output_dir_under_file,
+    "create_pretraining_data_empty_input": _case_empty_pretraining_text,
+    "run_pretraining_seq_length_mismatch": _case_pretraining_seq_mismatch,
+    "run_pretraining_predictions_mismatch": _case_pretraining_predictions_mismatch,
+}
+
+
+def _case_run(name, d, good_future):
+  """One case on a copy of the good run: (proc, expected, before, after, script)."""
+  good, _ = good_future.result()
+  out = os.path.join(d, "out")
+  _copy_run(good, out)
+  cmd, expected, watched = CASES[name](d, out)
+  before = _snapshot(watched)
+  proc = _run(cmd, timeout=600)
+  script = os.path.basename(next(c for c in cmd if c.endswith(".py") and c.startswith(ROOT)))
+  return proc, expected, before, _snapshot(watched), script
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_is_one_line_and_touches_nothing(runs, name):
+  proc, expected, before, after, script = runs["case:" + name].result()
+  assert proc.returncode == 1, "exit status %d\n%s" % (proc.returncode, proc.stderr[-3000:])
+  message = _error_line(proc, script)
+  for fragment in expected:
+    assert fragment in message, "expected %r in %r" % (fragment, message)
+  changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+  assert not changed, "files created, changed or replaced in output_dir: %s" % changed
+
+
+def _non_utf8_run(d):
+  data = _copy_data(os.path.join(d, "data"))
+  _edit_line(os.path.join(data, "dev.tsv"), 3, lambda l: l.replace(b" ", b" \xff ", 1))
+  out = os.path.join(d, "out")
+  proc = _run(classifier_cmd(out, data_dir=data, do_train="false", do_predict="false",
+                             init_checkpoint=CKPT + ".data-00000-of-00001"))
+  return proc, data, out
+
+
+def test_non_utf8_byte_warns_once_and_init_checkpoint_data_file_works(runs):
+  """A stray byte is dropped as the original does, with one warning giving the count;
+  --init_checkpoint given as the .data-00000-of-00001 file is accepted (#379)."""
+  proc, data, out = runs["non_utf8"].result()
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  warning = ("%s/dev.tsv: 1 line(s) contain bytes that are not valid UTF-8 (first: line 3); "
+             "those bytes were dropped, as the original BERT does." % data)
+  assert proc.stderr.count(warning) == 1, proc.stderr[-3000:]
+  assert proc.stderr.count("*INIT_FROM_CKPT*") == 39
+  results = _results(os.path.join(out, "eval_results.txt"))
+  assert results["global_step"] == "0" and 0 <= float(results["eval_accuracy"]) <= 1
