@@ -133,16 +133,6 @@ def _read_examples(job, processor, label_list):
   return examples
 
 
-def _check_checkpoints(job, variables):
-  """Before any file is written: the checkpoints this run reads exist and fit the model
-  (the original's init_from_checkpoint in model_fn failed even when resuming)."""
-  if job.init_checkpoint:
-    checkpoints.check_compatible(variables, job.init_checkpoint)
-  latest = checkpoints.latest_checkpoint(job.output_dir)
-  if latest:
-    checkpoints.check_compatible(variables, latest)
-
-
 def _build(job, config, num_labels, strategy, num_train_steps=0, num_warmup_steps=0):
   with strategy.scope():
     model = modeling.BertClassifier(config, num_labels)
@@ -246,7 +236,7 @@ def run(job):
     num_train_steps = int(len(train_examples) / job.train_batch_size * job.num_train_epochs)
     num_warmup_steps = int(num_train_steps * job.warmup_proportion)
     model, optimizer = _build(job, config, num_labels, strategy, num_train_steps, num_warmup_steps)
-    _check_checkpoints(job, model.original_variables())
+    training.check_checkpoints(model.original_variables(), job.output_dir, job.init_checkpoint)
     _write_run_config(job, label_list, is_regression)
     train_file = os.path.join(job.output_dir, "train.tf_record")
     classifier_data.file_based_convert_examples_to_features(
@@ -284,7 +274,7 @@ def run(job):
   if job.do_eval or job.do_predict or job.export_dir:
     model, _ = _build(job, config, num_labels, strategy)
     variables = model.original_variables()
-    _check_checkpoints(job, variables)
+    training.check_checkpoints(variables, job.output_dir, job.init_checkpoint)
     used, global_step = training.load_for_inference(variables, job.output_dir, init)
     predict_fn = _predict_fn(model, num_labels)
 

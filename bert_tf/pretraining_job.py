@@ -210,6 +210,7 @@ def run(job):
         job.optimizer, job.learning_rate, job.num_train_steps, job.num_warmup_steps,
         lr_step_offset=1 if job.lr_schedule == "original" else 0)
   variables = model.original_variables()
+  training.check_checkpoints(variables, job.output_dir, job.init_checkpoint)
   results = {"train": None, "eval": None}
 
   if job.do_train:

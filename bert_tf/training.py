@@ -398,6 +398,17 @@ def predict_batches(strategy, predict_fn, dataset, trim=False):
   return {k: np.concatenate(v, axis=0) if v else np.zeros([0]) for k, v in outputs.items()}
 
 
+def check_checkpoints(variables, output_dir, init_checkpoint):
+  """Before any file is written: the checkpoints a run will read exist and fit the model
+  (the original's init_from_checkpoint in model_fn failed even when resuming).
+  init_checkpoint may be a callable (weights from a TF Hub module): not checked here."""
+  if init_checkpoint and not callable(init_checkpoint):
+    checkpoints.check_compatible(variables, init_checkpoint)
+  latest = checkpoints.latest_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+  if latest:
+    checkpoints.check_compatible(variables, latest)
+
+
 def load_for_inference(variables, output_dir, init_checkpoint):
   """Loads the newest checkpoint in output_dir, else init_checkpoint (as the Estimator).
 

@@ -120,3 +120,16 @@ def test_resume_after_kill(data, tmp_path):
   assert "Restoring parameters from" in second.stderr
   assert tf.train.load_checkpoint(os.path.join(out, "model.ckpt-12")).get_tensor(
       "global_step") == 12
+
+
+def test_init_checkpoint_that_does_not_fit_fails_before_writing(data, tmp_path):
+  out = tmp_path / "o"
+  out.mkdir()
+  bad = os.path.join(FIXTURES, "keras_bert_test_checkpoint", "bert_model.ckpt")  # hidden 4
+  cmd = [c for c in _pretrain_cmd(data, str(out), "--do_train=True")
+         if not c.startswith("--init_checkpoint")] + ["--init_checkpoint=%s" % bad]
+  proc = _run(cmd, check=False)
+  assert proc.returncode != 0 and "Traceback" not in proc.stderr
+  assert "bert/embeddings/word_embeddings has shape [15, 4] in the checkpoint but the model" in \
+      proc.stderr
+  assert os.listdir(out) == []
