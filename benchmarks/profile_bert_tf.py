@@ -4,6 +4,8 @@ Trainer step, and the raw GEMM speed of this machine at the model's shapes.
   gemm        tf.matmul GFLOP/s for the encoder's matrix shapes (B*S x H @ H x H, H x I,
               I x H, and the batched attention products): the ceiling for any framework
               on this CPU with TensorFlow's kernels.
+  step_variants  the Trainer step vs the same fwd+bwd+apply in one tf.function, with and
+              without the tf.range (while_loop) wrapper (see step_variants()).
   components  tf.functions of (1) forward with dropout (training=True) + loss,
               (2) forward + backward (tape.gradient), (3) the optimizer's apply_gradients
               on fixed gradients (clip + AdamW), (4) the Trainer's full step; each with
@@ -23,6 +25,9 @@ sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import common  # noqa: E402
+
+import tensorflow as _tf  # noqa: E402
+_tf.get_logger().setLevel("ERROR")  # the gemm section's per-shape retracing warnings
 
 
 def timeit(fn, reps, warmup=2):
@@ -125,12 +130,74 @@ def components(args):
   return out
 
 
+def step_variants(args):
+  """Is the Trainer's step slower than forward + backward + optimizer, and why?
+
+  A: one tf.function: tape, gradients (IndexedSlices for the word embeddings, as in the
+     Trainer), optimizer.apply_gradients -- no loop.
+  B: the same body inside `for i in tf.range(n)` (a tf.while_loop, as Trainer.train_steps),
+     n = 1.
+  C: the Trainer's own train function (strategy.run, reduce, TensorArray, iterator), n = 1.
+  """
+  import tempfile
+  import tensorflow as tf
+  from bert_tf import checkpoints, classifier_job, training
+  import bench_bert_tf
+  strategy = training.resolve_strategy()
+  _, model, optimizer = bench_bert_tf.build(strategy, num_train_steps=1000, num_warmup_steps=100)
+  checkpoints.init_from_checkpoint(model.original_variables(),
+                                   os.path.join(common.MINILM, "bert_model.ckpt"), log=False)
+  batch = common.random_batch(args.batch, args.seq)
+  batch["is_real_example"] = tf.ones([args.batch], tf.int32).numpy()
+  features = {k: tf.constant(v) for k, v in batch.items()}
+  loss_fn = classifier_job._loss_fn(model, common.NUM_LABELS)
+  variables = model.original_variables()
+  names = sorted(n for n, v in variables.items() if v.trainable)
+  train_vars = [variables[n] for n in names]
+  optimizer.build({n: variables[n] for n in names})
+
+  def body():
+    with tf.GradientTape() as tape:
+      loss = loss_fn(features, training=True)
+    grads = tape.gradient(loss, train_vars)
+    optimizer.apply_gradients(dict(zip(names, grads)))
+    return loss
+
+  step_a = tf.function(body)
+
+  @tf.function
+  def step_b(n):
+    loss = tf.constant(0.0)
+    for _ in tf.range(n):
+      loss = body()
+    return loss
+
+  trainer = training.Trainer(strategy, model, variables, optimizer, loss_fn,
+                             tempfile.mkdtemp(prefix="profile_bert_tf_"),
+                             save_checkpoints_steps=0, summaries=False)
+  fn_c = trainer._build_train_fn()
+  it = iter(tf.data.Dataset.from_tensors(features).repeat())
+  one = tf.constant(1, tf.int32)
+  out = {}
+  # Interleaved rounds so that a change of load hits every variant alike.
+  for _ in range(args.rounds):
+    for name, fn in (("A: fwd+bwd+apply, one tf.function", lambda: step_a().numpy()),
+                     ("B: same inside tf.range loop (while_loop)", lambda: step_b(one).numpy()),
+                     ("C: Trainer train fn", lambda: fn_c(it, one)[0].numpy())):
+      r = timeit(fn, args.reps, warmup=1 if name in out else 2)
+      out.setdefault(name, []).append(r["ms_median"])
+  return {k: {"ms_median": statistics.median(v), "ms_rounds": [round(x) for x in v],
+              "gflops": args.batch * common.flops_per_example(args.seq, True)
+                        / (statistics.median(v) / 1000) / 1e9} for k, v in out.items()}
+
+
 def main():
   p = argparse.ArgumentParser()
   p.add_argument("--batch", type=int, default=32)
   p.add_argument("--seq", type=int, default=128)
   p.add_argument("--reps", type=int, default=5)
-  p.add_argument("--sections", default="gemm,components")
+  p.add_argument("--rounds", type=int, default=2)
+  p.add_argument("--sections", default="gemm,components,step_variants")
   args = p.parse_args()
   out = {"system": "bert_tf profile", "mode": "profile", "batch": args.batch, "seq": args.seq,
          "load1_start": common.load1()}
@@ -139,6 +206,8 @@ def main():
     out["gemm"] = gemm(args)
   if "components" in sections:
     out["components"] = components(args)
+  if "step_variants" in sections:
+    out["step_variants"] = step_variants(args)
   common.emit(out)
 
 

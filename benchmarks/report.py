@@ -334,6 +334,15 @@ def render(results):
           g["derived_ms"]["step - fwd_bwd - optimizer"],
           _f(x.get("derived_ms", {}).get("step - fwd_bwd - optimizer"), "%.0f")))
       w("")
+    if r.get("step_variants"):
+      w("Training step variants (same model, batch, dropout; interleaved rounds):")
+      w("")
+      w("| variant | ms (median) | per round | GFLOP/s |")
+      w("|---|---|---|---|")
+      for name, v in r["step_variants"].items():
+        w("| %s | %.0f | %s | %.1f |" % (name, v["ms_median"], ", ".join(map(str, v["ms_rounds"])),
+                                          v["gflops"]))
+      w("")
     w("Others' CPU during the profile: %.2f cores." % prj["others_cores"])
     w("")
 
