@@ -94,7 +94,8 @@ def run_predict(args):
   # training.predict_batches' forward (it builds this tf.function per call; built once
   # here so that the windows time the steady state, not tracing).
   fn = tf.function(lambda f: strategy.run(predict_fn, args=(f,)), jit_compile=args.use_xla)
-  results = {"system": "bert_tf" + (" jit" if args.use_xla else ""), "mode": "predict",
+  results = {"system": "bert_tf" + (" jit" if args.use_xla else "") +
+                       (" (tf.data autotune off)" if args.no_autotune else ""), "mode": "predict",
              "seq": args.seq, "weights": "converted MiniLM (bert_model.ckpt)", "by_batch": {}}
   flops = common.flops_per_example(args.seq, training=False)
   for batch_size in args.batches:
@@ -104,7 +105,12 @@ def run_predict(args):
 
     def one_pass(num_batches):
       outputs = {}
-      for features in tf.data.Dataset.from_tensors(batch).repeat(num_batches).prefetch(2):
+      ds = tf.data.Dataset.from_tensors(batch).repeat(num_batches).prefetch(2)
+      if args.no_autotune:
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        ds = ds.with_options(options)
+      for features in ds:
         per_replica = fn(features)
         for key, value in per_replica.items():
           outputs.setdefault(key, []).extend(
@@ -134,6 +140,8 @@ def main():
   p.add_argument("--windows", type=int, default=3)
   p.add_argument("--examples_per_window", type=int, default=384)
   p.add_argument("--use_xla", action="store_true")
+  p.add_argument("--no_autotune", action="store_true",
+                 help="predict: tf.data Options.autotune.enabled = False (stall experiment)")
   args = p.parse_args()
   load_start = common.load1()
   out = run_train(args) if args.mode == "train" else run_predict(args)

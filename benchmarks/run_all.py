@@ -236,6 +236,8 @@ def fixed_jobs(a):
       Job("train/bert_tf_xla", "bert_tf Trainer --use_xla",
           [bt, "--mode", "train", "--use_xla"] + tr, t_train),
       Job("predict/bert_tf", "bert_tf predict", [bt, "--mode", "predict"] + pr, 1800),
+      Job("predict/bert_tf_no_autotune", "bert_tf predict, tf.data autotune off (stall check)",
+          [bt, "--mode", "predict", "--no_autotune"] + pr, 1800),
       Job("predict/keras_hub", "keras-hub predict", [kh, "--mode", "predict"] + pr, 1800),
       Job("predict/keras_hub_jit", "keras-hub predict jit",
           [kh, "--mode", "predict", "--jit"] + pr, 1800),
