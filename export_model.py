@@ -45,7 +45,13 @@ def main(_):
   from bert_tf import hub  # pylint: disable=g-import-not-at-top
   from bert_tf import modeling  # pylint: disable=g-import-not-at-top
   from bert_tf.configuration import BertConfig  # pylint: disable=g-import-not-at-top
+  from bert_tf import tokenization  # pylint: disable=g-import-not-at-top
+  # Everything is checked before the model is built, and the export is published
+  # atomically (an earlier export_dir survives a failed run).
   config = BertConfig.from_json_file(FLAGS.bert_config_file)
+  tokenization.check_vocab_size(tokenization.load_vocab(FLAGS.vocab_file), config.vocab_size,
+                                FLAGS.vocab_file, FLAGS.bert_config_file)
+  checkpoints.check_can_publish(FLAGS.export_dir)
   ckpt = checkpoints.resolve_checkpoint(FLAGS.init_checkpoint)
   if FLAGS.format == "classifier":
     if FLAGS.is_regression:

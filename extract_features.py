@@ -63,7 +63,8 @@ def main(_):
   n = extract.extract_features(
       FLAGS.input_file, FLAGS.output_file, config, FLAGS.init_checkpoint, FLAGS.vocab_file,
       do_lower_case=FLAGS.do_lower_case, layers=FLAGS.layers,
-      max_seq_length=FLAGS.max_seq_length, batch_size=FLAGS.batch_size)
+      max_seq_length=FLAGS.max_seq_length, batch_size=FLAGS.batch_size,
+      bert_config_file=FLAGS.bert_config_file)
   logging.info("Wrote %d lines to %s", n, FLAGS.output_file)
 
 if __name__ == "__main__":

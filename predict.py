@@ -65,7 +65,10 @@ def main(argv):
     raise ValueError("unexpected arguments %s; texts are read from stdin or --input_file"
                      % " ".join(argv[1:]))
   from bert_tf import inference
-  inputs = inference.read_input_lines(FLAGS.input_file)
+  # A named file is read first (a missing file fails at once); stdin after the model has
+  # loaded, so that a bad model flag fails before anything is read from the pipe.
+  from_file = FLAGS.input_file and FLAGS.input_file != "-"
+  inputs = inference.read_input_lines(FLAGS.input_file) if from_file else None
   if FLAGS.saved_model_dir:
     model = inference.SavedModelPredictor(FLAGS.saved_model_dir)
   else:
@@ -74,6 +77,8 @@ def main(argv):
         bert_config_file=FLAGS.bert_config_file, vocab_file=FLAGS.vocab_file,
         task_name=FLAGS.task_name, do_lower_case=FLAGS.do_lower_case,
         max_seq_length=FLAGS.max_seq_length, labels=FLAGS.labels)
+  if inputs is None:
+    inputs = inference.read_input_lines(None)
   predictions = model.predict(inputs, batch_size=FLAGS.batch_size)
   for line in inference.format_predictions(inputs, predictions, FLAGS.output_format):
     sys.stdout.write(line + "\n")

@@ -81,6 +81,11 @@ flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"],
 flags.DEFINE_integer("gradient_accumulation_steps", 1,
                      "[bert_tf] Accumulate gradients over N batches before each update.")
 flags.DEFINE_bool("use_xla", False, "[bert_tf] Compile the training step with XLA.")
+flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16", "float16"],
+                  "[bert_tf] Compute dtype. bfloat16/float16 = mixed precision: matmuls and "
+                  "activations in 16 bits, variables, optimizer and checkpoints float32 under "
+                  "the original names; float16 adds dynamic loss scaling. Pays on GPUs/TPUs "
+                  "with 16-bit units, not on CPUs without them.")
 flags.DEFINE_enum("distribution", "auto", ["auto", "default", "mirrored", "multi_worker"],
                   "[bert_tf] tf.distribute strategy when not on TPU (see run_classifier.py).")
 flags.DEFINE_bool("trim_padding", True,

@@ -27,13 +27,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import common  # noqa: E402
 
 
-def build(strategy, num_train_steps=0, num_warmup_steps=0):
+def build(strategy, num_train_steps=0, num_warmup_steps=0, dtype="float32"):
   from bert_tf import classifier_job, configuration
   config = configuration.BertConfig.from_json_file(os.path.join(common.MINILM,
                                                                 "bert_config.json"))
   job = classifier_job.ClassifierJob(
       data_dir="", bert_config_file="", task_name="mrpc", vocab_file="", output_dir="",
-      learning_rate=2e-5)
+      learning_rate=2e-5, dtype=dtype)
   model, optimizer = classifier_job._build(job, config, common.NUM_LABELS, strategy,
                                            num_train_steps, num_warmup_steps)
   return job, model, optimizer
@@ -44,7 +44,8 @@ def run_train(args):
   from bert_tf import classifier_job, training
   strategy = training.resolve_strategy()
   total_steps = args.warmup + args.steps * args.windows
-  job, model, optimizer = build(strategy, num_train_steps=1000, num_warmup_steps=100)
+  job, model, optimizer = build(strategy, num_train_steps=1000, num_warmup_steps=100,
+                                dtype=args.dtype)
   batch = common.random_batch(args.batch, args.seq)
   batch["is_real_example"] = tf.ones([args.batch], tf.int32).numpy()
   dataset = tf.data.Dataset.from_tensors(batch).repeat()
@@ -54,7 +55,7 @@ def run_train(args):
         strategy, model, model.original_variables(), optimizer,
         classifier_job._loss_fn(model, common.NUM_LABELS), output_dir,
         save_checkpoints_steps=0, steps_per_loop=1, gradient_accumulation_steps=1,
-        use_xla=args.use_xla, trim=False)
+        use_xla=args.use_xla, trim=False, loss_scaling=args.dtype == "float16")
     marks = common.Marks()
     t0, c0 = time.perf_counter(), time.process_time()
 
@@ -72,7 +73,9 @@ def run_train(args):
     shutil.rmtree(output_dir, ignore_errors=True)
   windows = common.windows_from_marks(marks.t, args.warmup, args.steps, args.windows)
   flops = common.flops_per_example(args.seq, training=True)
-  out = {"system": "bert_tf" + (" --use_xla" if args.use_xla else ""), "mode": "train",
+  out = {"system": "bert_tf" + (" --use_xla" if args.use_xla else "") +
+                   (" --dtype=%s" % args.dtype if args.dtype != "float32" else ""),
+         "mode": "train",
          "batch": args.batch, "seq": args.seq, "warmup_steps": args.warmup,
          "first_step_s_incl_setup": round(t_first, 2),
          "final_loss": result["loss"], "weights": "converted MiniLM (bert_model.ckpt)"}
@@ -85,7 +88,7 @@ def run_train(args):
 def run_predict(args):
   import numpy as np
   import tensorflow as tf
-  from bert_tf import checkpoints, classifier_job, training
+  from bert_tf import checkpoints, classifier_data, classifier_job, training
   strategy = training.resolve_strategy()
   job, model, _ = build(strategy)
   checkpoints.init_from_checkpoint(model.original_variables(),
@@ -95,7 +98,8 @@ def run_predict(args):
   # here so that the windows time the steady state, not tracing).
   fn = tf.function(lambda f: strategy.run(predict_fn, args=(f,)), jit_compile=args.use_xla)
   results = {"system": "bert_tf" + (" jit" if args.use_xla else "") +
-                       (" (tf.data autotune off)" if args.no_autotune else ""), "mode": "predict",
+                       (", tf.data autotune on (stall check)" if args.autotune else ""),
+             "mode": "predict",
              "seq": args.seq, "weights": "converted MiniLM (bert_model.ckpt)", "by_batch": {}}
   flops = common.flops_per_example(args.seq, training=False)
   for batch_size in args.batches:
@@ -105,11 +109,11 @@ def run_predict(args):
 
     def one_pass(num_batches):
       outputs = {}
-      ds = tf.data.Dataset.from_tensors(batch).repeat(num_batches).prefetch(2)
-      if args.no_autotune:
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        ds = ds.with_options(options)
+      ds = tf.data.Dataset.from_tensors(batch).repeat(num_batches)
+      if args.autotune:  # the stall experiment: tf.data's autotuner on
+        ds = ds.prefetch(2)
+      else:  # what classifier_data.make_dataset does
+        ds = classifier_data.without_autotune(ds)
       for features in ds:
         per_replica = fn(features)
         for key, value in per_replica.items():
@@ -140,8 +144,11 @@ def main():
   p.add_argument("--windows", type=int, default=3)
   p.add_argument("--examples_per_window", type=int, default=384)
   p.add_argument("--use_xla", action="store_true")
-  p.add_argument("--no_autotune", action="store_true",
-                 help="predict: tf.data Options.autotune.enabled = False (stall experiment)")
+  p.add_argument("--autotune", action="store_true",
+                 help="predict: leave tf.data's autotuner on (the stall experiment; the "
+                      "library turns it off)")
+  p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
+                 help="train: run_classifier.py --dtype")
   args = p.parse_args()
   load_start = common.load1()
   out = run_train(args) if args.mode == "train" else run_predict(args)

@@ -168,10 +168,10 @@ def render(results):
       w("| %s | %s | %.0f | %.2f |" % (j["label"], " | ".join(cells), j["peak_rss_mb"],
                                        j["others_cores"]))
     w("")
-    w("Windows of exactly 10.24 s / 20.48 s (= 10 ms × 2^10 / 2^11) in TF rows are the issue's "
-      "\"stall for exactly 20.5 s or 41 s\": they vanish with tf.data autotune off (the "
-      "`stall check` row), so the TF figures here are bounded by tf.data's autotune "
-      "optimisation period, not by the model. Ratios use the default (autotune on) row.")
+    w("Windows of exactly 10.24 s / 20.48 s (= 10 ms × 2^10 / 2^11) are the issue's "
+      "\"stall for exactly 20.5 s or 41 s\": tf.data's autotune optimisation period. bert_tf "
+      "turns the autotuner off (`classifier_data.without_autotune`); the `stall check` row "
+      "shows the same predict with it on. keras-hub's rows keep it on (its default).")
     w("")
     for k, name in (("predict/keras_hub", "keras-hub predict"),
                     ("predict/keras_hub_jit", "keras-hub predict jit"),

@@ -17,10 +17,13 @@ the `checkpoint` state file is replaced atomically, so a kill at any moment
 leaves the newest listed checkpoint complete.
 """
 
+import contextlib
 import errno
 import glob
 import os
 import re
+import shutil
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -386,3 +389,55 @@ def read_global_step(path):
   if reader.has_tensor("global_step"):
     return int(_read_tensor(reader, prefix, "global_step"))
   return step_of(prefix)
+
+
+def check_can_publish(target):
+  """Creates target's parent directory, or fails in one line naming what is in the way.
+  Returns target as an absolute path."""
+  target = os.path.abspath(target)
+  parent = os.path.dirname(target)
+  try:
+    os.makedirs(parent, exist_ok=True)
+  except OSError as e:
+    blocker = parent
+    while blocker != os.path.dirname(blocker) and not os.path.lexists(blocker):
+      blocker = os.path.dirname(blocker)
+    reason = ("%s is a file, not a directory" % blocker
+              if os.path.lexists(blocker) and not os.path.isdir(blocker) else e.strerror)
+    raise ValueError("%s: cannot create the export directory (%s)" % (target, reason))
+  if os.path.lexists(target) and not os.path.isdir(target):
+    raise ValueError("%s: exists and is not a directory; pass a new --export_dir" % target)
+  if not os.access(parent, os.W_OK):
+    raise ValueError("%s: cannot write the export directory (%s is not writable)" %
+                     (target, parent))
+  return target
+
+
+@contextlib.contextmanager
+def publish_directory(target):
+  """Writes a directory (an export) atomically.
+
+  Yields a new empty temporary directory beside `target`.  When the block
+  finishes, it takes `target`'s place (an existing `target` is moved aside by
+  rename, then deleted); when the block raises, it is removed and `target` is
+  left exactly as it was.  So a failed or killed export never leaves a
+  half-written SavedModel where a working one used to be.
+  """
+  target = check_can_publish(target)
+  parent = os.path.dirname(target)
+  tmp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(target), dir=parent)
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would hide the export from other users
+  try:
+    yield tmp
+    old = None
+    if os.path.isdir(target):
+      old = tmp + ".old"
+      os.rename(target, old)
+    os.rename(tmp, target)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  if old:
+    shutil.rmtree(old, ignore_errors=True)

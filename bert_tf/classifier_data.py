@@ -1285,6 +1285,21 @@ def _parse_batch(serialized, spec):
           for name, t in parsed.items()}
 
 
+def without_autotune(dataset, parallelism=2):
+  """Fixed tf.data parallelism instead of autotuning.
+
+  With autotune on, tf.data's model optimisation periodically blocks the
+  pipeline for exactly 10.24 s / 20.48 s (its optimisation period doubling
+  from 10 ms) on this 2-core CPU -- the "stalls for 20.5 s or 41 s" seen in
+  keras-hub and our own predict runs (benchmarks/README.md).  The maps here
+  are cheap vectorized parses, so two parallel calls and two prefetched
+  batches keep the step fed without the tuner.
+  """
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return dataset.with_options(options).prefetch(parallelism)
+
+
 def make_dataset(input_file, seq_length, batch_size, is_training,
                  drop_remainder, is_regression=False, seed=None):
   """The original's file_based_input_fn_builder pipeline as a tf.data.Dataset.
@@ -1306,5 +1321,5 @@ def make_dataset(input_file, seq_length, batch_size, is_training,
     drop_remainder = True
   d = d.batch(batch_size, drop_remainder=drop_remainder)
   d = d.map(lambda records: _parse_batch(records, spec),
-            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return d.prefetch(tf.data.AUTOTUNE)
+            num_parallel_calls=2, deterministic=True)
+  return without_autotune(d)

@@ -54,6 +54,7 @@ class ClassifierJob:
   optimizer: str = "adamw"
   gradient_accumulation_steps: int = 1
   use_xla: bool = False
+  dtype: str = "float32"             # compute dtype: float32, bfloat16 or float16 (mixed)
   distribution: str = "auto"
   trim_padding: bool = True          # skip padded positions (exact); off on TPU (fixed shapes)
   eval_every_steps: int = 0          # evaluate on dev while training (0 = off)
@@ -104,19 +105,6 @@ def _validate(job):
   return config, processor, encoder
 
 
-def _check_vocab(tokenizer, config, vocab_file, bert_config_file):
-  n = len(tokenizer.vocab)
-  if n > config.vocab_size:
-    raise ValueError(
-        "%s has %d tokens but %s says vocab_size = %d: ids past %d would index outside the "
-        "embedding table (NaN/garbage, google-research/bert #82). Use the vocab.txt that came "
-        "with the checkpoint." % (vocab_file, n, bert_config_file, config.vocab_size,
-                                  config.vocab_size - 1))
-  if n < config.vocab_size:
-    logging.warning("%s has %d tokens, fewer than vocab_size = %d in %s (unused rows).",
-                    vocab_file, n, config.vocab_size, bert_config_file)
-
-
 def _read_examples(job, processor, label_list):
   """Reads every split this run uses and checks every label, before any file is written."""
   examples = {}
@@ -134,7 +122,7 @@ def _read_examples(job, processor, label_list):
 
 
 def _build(job, config, num_labels, strategy, num_train_steps=0, num_warmup_steps=0):
-  with strategy.scope():
+  with strategy.scope(), modeling.dtype_policy(job.dtype):
     model = modeling.BertClassifier(config, num_labels)
     model.build()
     optimizer = optimization.create_optimizer(
@@ -219,13 +207,14 @@ def run(job):
       names = encoder.restore(variables)
       logging.info("Initialised %d variables from the TF Hub module %s", len(names), encoder.path)
   if job.seed is not None:
-    tf.keras.utils.set_random_seed(job.seed)
+    training.seed_everything(job.seed)
   label_list = processor.get_labels()
   is_regression = getattr(processor, "is_regression", False)
   num_labels = 1 if is_regression else len(label_list)
   tokenizer = tokenization.FullTokenizer(vocab_file=job.vocab_file,
                                          do_lower_case=job.do_lower_case)
-  _check_vocab(tokenizer, config, job.vocab_file, job.bert_config_file)
+  tokenization.check_vocab_size(tokenizer.vocab, config.vocab_size, job.vocab_file,
+                                 job.bert_config_file)
   examples = _read_examples(job, processor, label_list)
   strategy = training.resolve_strategy(job.use_tpu, job.tpu_name, job.tpu_zone, job.gcp_project,
                                        job.master, job.num_tpu_cores, job.distribution)
@@ -253,7 +242,7 @@ def run(job):
         job.output_dir, save_checkpoints_steps=job.save_checkpoints_steps,
         steps_per_loop=job.iterations_per_loop if job.use_tpu else 1,
         gradient_accumulation_steps=job.gradient_accumulation_steps, use_xla=job.use_xla,
-        trim=_trim(job))
+        trim=_trim(job), loss_scaling=job.dtype == "float16")
     every = job.eval_every_steps or (
         max(1, int(len(train_examples) / job.train_batch_size)) if job.eval_every_epoch else 0)
     evaluate_fn = None

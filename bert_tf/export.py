@@ -47,13 +47,13 @@ typed out of canonical order is not reordered as whole-string NFD would.
 
 import functools
 import os
-import shutil
 import sys
 import unicodedata
 
 import numpy as np
 import tensorflow as tf
 
+from bert_tf import checkpoints
 from bert_tf import tokenization
 
 # A value no character maps to (U+FFFF is a noncharacter), marking "unchanged".
@@ -453,7 +453,6 @@ def export_classifier(model, vocab_file, do_lower_case, max_seq_length, label_li
       "tokenize": server.tokenize.get_concrete_function(),
       "tokenize_pair": server.tokenize_pair.get_concrete_function(),
   }
-  if os.path.isdir(export_dir):
-    shutil.rmtree(export_dir)
-  tf.saved_model.save(server, export_dir, signatures=signatures)
+  with checkpoints.publish_directory(export_dir) as out:
+    tf.saved_model.save(server, out, signatures=signatures)
   return export_dir

@@ -18,6 +18,7 @@ the requested layers leave the graph.
 
 import collections
 import json
+import os
 import re
 
 import numpy as np
@@ -53,8 +54,18 @@ class InputFeatures(object):
 def read_examples(input_file):
   """Lines of `input_file` -> [InputExample]; lines end at "\\n" only (as tf.gfile)."""
   examples = []
-  with tf.io.gfile.GFile(input_file, "rb") as f:
-    data = f.read()
+  what = ("; pass --input_file with one text per line (`text_a ||| text_b` for a pair)")
+  try:
+    if tf.io.gfile.isdir(input_file):
+      raise ValueError("%s: is a directory, expected a text file%s" % (input_file, what))
+    with tf.io.gfile.GFile(input_file, "rb") as f:
+      data = f.read()
+  except tf.errors.NotFoundError:
+    raise ValueError("%s: input file not found%s" % (input_file, what))
+  except tf.errors.PermissionDeniedError:
+    raise ValueError("%s: cannot read the file (Permission denied)" % input_file)
+  if not data.strip():
+    raise ValueError("%s: file is empty, no text to extract features for%s" % (input_file, what))
   lines = data.split(b"\n")
   if lines and lines[-1] == b"":
     lines.pop()  # the text after the last "\n" is not a line when empty
@@ -112,7 +123,19 @@ def convert_examples_to_features(examples, seq_length, tokenizer):
 
 def parse_layers(layers):
   """"-1,-2,-3,-4" -> [-1, -2, -3, -4]."""
-  return [int(x) for x in str(layers).split(",")]
+  try:
+    return [int(x) for x in str(layers).split(",")]
+  except ValueError:
+    raise ValueError("--layers=%s: expected comma-separated layer indexes, e.g. -1,-2,-3,-4"
+                     % layers)
+
+
+def check_layers(layer_indexes, num_layers):
+  for li in layer_indexes:
+    if not -num_layers <= li < num_layers:
+      raise ValueError("--layers index %d is out of range for a model with %d layers (use "
+                       "%d..%d; -1 is the last layer)" % (li, num_layers, -num_layers,
+                                                          num_layers - 1))
 
 
 class FeatureExtractor(object):
@@ -124,10 +147,7 @@ class FeatureExtractor(object):
 
   def __init__(self, model, layer_indexes):
     n = model.config.num_hidden_layers
-    for li in layer_indexes:
-      if not -n <= li < n:
-        raise ValueError("--layers index %d is out of range for a model with %d layers" %
-                         (li, n))
+    check_layers(layer_indexes, n)
     self.model = model
     self.layer_indexes = list(layer_indexes)
     self._run = tf.function(self._layers, reduce_retracing=True)
@@ -188,20 +208,45 @@ def feature_json(unique_id, tokens, layer_indexes, layer_values):
 
 def extract_features(input_file, output_file, config, init_checkpoint, vocab_file,
                      do_lower_case=True, layers="-1,-2,-3,-4", max_seq_length=128,
-                     batch_size=32):
+                     batch_size=32, bert_config_file="bert_config.json"):
   """The whole extract_features.py run; returns the number of lines written."""
   layer_indexes = parse_layers(layers) if isinstance(layers, str) else list(layers)
+  # Everything is checked before the input is tokenized and before output_file is touched.
   if max_seq_length > config.max_position_embeddings:
     raise ValueError("Cannot use sequence length %d because the BERT model was only trained "
                      "up to sequence length %d" % (max_seq_length,
                                                    config.max_position_embeddings))
+  check_layers(layer_indexes, config.num_hidden_layers)
   tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case)
+  tokenization.check_vocab_size(tokenizer.vocab, config.vocab_size, vocab_file,
+                                bert_config_file)
+  remote = "://" in output_file  # gs:// etc.: written in place through tf.io.gfile
+  if not remote:
+    output_file = os.path.abspath(output_file)
+    try:
+      os.makedirs(os.path.dirname(output_file), exist_ok=True)
+    except OSError as e:
+      raise ValueError("%s: cannot create the output file's directory (%s)" %
+                       (output_file, e.strerror))
+  if tf.io.gfile.isdir(output_file):
+    raise ValueError("%s: is a directory; --output_file must name a file" % output_file)
+  extractor = FeatureExtractor.from_checkpoint(config, init_checkpoint, layer_indexes)
   examples = read_examples(input_file)
   features = convert_examples_to_features(examples, max_seq_length, tokenizer)
-  extractor = FeatureExtractor.from_checkpoint(config, init_checkpoint, layer_indexes)
+  # Written beside output_file and renamed at the end: a failed run leaves no partial file
+  # and an earlier output_file stays as it was.
+  tmp = output_file if remote else "%s.tmp-%d" % (output_file, os.getpid())
   count = 0
-  with tf.io.gfile.GFile(output_file, "w") as writer:
-    for feature, values in extractor.predict(features, batch_size):
-      writer.write(feature_json(feature.unique_id, feature.tokens, layer_indexes, values) + "\n")
-      count += 1
+  try:
+    with tf.io.gfile.GFile(tmp, "w") as writer:
+      for feature, values in extractor.predict(features, batch_size):
+        writer.write(feature_json(feature.unique_id, feature.tokens, layer_indexes, values)
+                     + "\n")
+        count += 1
+    if not remote:
+      os.replace(tmp, output_file)
+  except BaseException:
+    if not remote and os.path.exists(tmp):
+      os.remove(tmp)
+    raise
   return count

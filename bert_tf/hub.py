@@ -214,12 +214,6 @@ class _TF2Encoder(tf.__internal__.tracking.AutoTrackable):
     return flat
 
 
-def _replace_dir(export_dir):
-  if os.path.isdir(export_dir):
-    shutil.rmtree(export_dir)
-  os.makedirs(os.path.dirname(os.path.abspath(export_dir)), exist_ok=True)
-
-
 def _save_tf2_encoder(config, source, vocab_file, do_lower_case, export_dir, original_names):
   values = encoder_values(config, source)
   model = bert_model_from_values(config, values)
@@ -231,9 +225,9 @@ def _save_tf2_encoder(config, source, vocab_file, do_lower_case, export_dir, ori
             for k in ("input_word_ids", "input_mask", "input_type_ids")}
     obj.__call__.get_concrete_function(spec, training=False)
     obj.__call__.get_concrete_function(spec, training=True)
-    _replace_dir(export_dir)
-    tf.saved_model.save(obj, export_dir,
-                        signatures={"serving_default": obj.serve.get_concrete_function()})
+    with checkpoints.publish_directory(export_dir) as out:
+      tf.saved_model.save(obj, out,
+                          signatures={"serving_default": obj.serve.get_concrete_function()})
   return export_dir
 
 
@@ -397,19 +391,20 @@ def export_tf1_hub_module(config, variables_or_ckpt, vocab_file, do_lower_case, 
   """
   from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
   values = encoder_values(config, variables_or_ckpt)
-  _replace_dir(export_dir)
-  os.makedirs(os.path.join(export_dir, "variables"))
-  os.makedirs(os.path.join(export_dir, "assets"))
-  proto = saved_model_pb2.SavedModel(saved_model_schema_version=1)
-  for n, tags in enumerate(_TF1_TAG_SETS):
-    prefix = os.path.join(export_dir, "variables", "variables") if n == 0 else None
-    proto.meta_graphs.add().CopyFrom(_tf1_meta_graph(config, tags, do_lower_case, values, prefix))
-  shutil.copyfile(vocab_file, os.path.join(export_dir, "assets", _VOCAB_ASSET))
-  _write_config(config, os.path.join(export_dir, "assets", _CONFIG_ASSET))
-  with open(os.path.join(export_dir, "saved_model.pb"), "wb") as f:
-    f.write(proto.SerializeToString())
-  with open(os.path.join(export_dir, "tfhub_module.pb"), "wb") as f:
-    f.write(_MODULE_DEF_V3)
+  with checkpoints.publish_directory(export_dir) as out:
+    os.makedirs(os.path.join(out, "variables"))
+    os.makedirs(os.path.join(out, "assets"))
+    proto = saved_model_pb2.SavedModel(saved_model_schema_version=1)
+    for n, tags in enumerate(_TF1_TAG_SETS):
+      prefix = os.path.join(out, "variables", "variables") if n == 0 else None
+      proto.meta_graphs.add().CopyFrom(_tf1_meta_graph(config, tags, do_lower_case, values,
+                                                       prefix))
+    shutil.copyfile(vocab_file, os.path.join(out, "assets", _VOCAB_ASSET))
+    _write_config(config, os.path.join(out, "assets", _CONFIG_ASSET))
+    with open(os.path.join(out, "saved_model.pb"), "wb") as f:
+      f.write(proto.SerializeToString())
+    with open(os.path.join(out, "tfhub_module.pb"), "wb") as f:
+      f.write(_MODULE_DEF_V3)
   return export_dir
 
 
@@ -479,9 +474,9 @@ def export_keras_hub_preset(config, variables_or_ckpt, vocab_file, do_lower_case
   tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocab_file,
                                              lowercase=bool(do_lower_case),
                                              strip_accents=bool(do_lower_case))
-  _replace_dir(preset_dir)
-  backbone.save_to_preset(preset_dir)
-  tokenizer.save_to_preset(preset_dir)
+  with checkpoints.publish_directory(preset_dir) as out:
+    backbone.save_to_preset(out)
+    tokenizer.save_to_preset(out)
   return preset_dir
 
 

@@ -105,7 +105,10 @@ def read_input_lines(input_file=None, stdin=None):
       with open(input_file, "r", encoding="utf-8", newline="") as f:
         lines = f.read().split("\n")
     except FileNotFoundError:
-      raise InputError("%s: input file not found" % input_file)
+      raise InputError("%s: input file not found; pass a UTF-8 text file with one text per "
+                       "line, or leave out --input_file to read stdin" % input_file)
+    except PermissionError:
+      raise InputError("%s: cannot read the file (Permission denied)" % input_file)
     except IsADirectoryError:
       raise InputError("%s: is a directory, expected a text file" % input_file)
     except UnicodeDecodeError as e:
@@ -161,11 +164,8 @@ def _load_config(bert_config_file, max_seq_length):
 
 def _load_tokenizer(vocab_file, do_lower_case, config, bert_config_file, needed=()):
   tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case)
-  n = len(tokenizer.vocab)
-  if n > config.vocab_size:
-    raise InputError(
-        "%s has %d tokens but %s says vocab_size = %d; use the vocab.txt that came with the "
-        "checkpoint" % (vocab_file, n, bert_config_file, config.vocab_size))
+  tokenization.check_vocab_size(tokenizer.vocab, config.vocab_size, vocab_file,
+                                bert_config_file)
   for token in ("[CLS]", "[SEP]") + tuple(needed):
     if token not in tokenizer.vocab:
       raise InputError("%s: the vocab has no %s token" % (vocab_file, token))

@@ -19,6 +19,7 @@ token-type embeddings through a one-hot matmul (so their gradient is dense and
 the global-norm clip sees what the original saw).
 """
 
+import contextlib
 import math
 
 import keras
@@ -26,6 +27,28 @@ import numpy as np
 import tensorflow as tf
 
 _LN_EPSILON = 1e-12
+
+# --dtype -> the Keras dtype policy: compute in 16 bits, variables stay float32.
+DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16",
+                  "float16": "mixed_float16"}
+
+
+@contextlib.contextmanager
+def dtype_policy(dtype="float32"):
+  """Models built inside compute in `dtype` ("float32", "bfloat16" or "float16").
+
+  Variables (and so checkpoints, under the original names) stay float32; Keras
+  casts them to the compute dtype when a layer reads them.  Softmaxes, the
+  LayerNorm statistics, logits and losses are computed in float32.
+  """
+  if dtype not in DTYPE_POLICIES:
+    raise ValueError("--dtype=%s: expected one of %s" % (dtype, ", ".join(DTYPE_POLICIES)))
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(DTYPE_POLICIES[dtype])
+  try:
+    yield
+  finally:
+    keras.config.set_dtype_policy(previous)
 
 
 def gelu(x):
@@ -141,7 +164,10 @@ class SelfAttention(keras.layers.Layer):
     scores = tf.matmul(q, k, transpose_b=True)  # [B,A,S,S]
     scores = scores * (1.0 / math.sqrt(float(self.head_size)))
     scores = scores + tf.cast(attention_adder, scores.dtype)  # [B,1,1,S]
-    probs = tf.nn.softmax(scores)
+    if scores.dtype == tf.float32:
+      probs = tf.nn.softmax(scores)
+    else:  # 16-bit compute: the normalisation in float32
+      probs = tf.cast(tf.nn.softmax(tf.cast(scores, tf.float32)), scores.dtype)
     probs = self.probs_dropout(probs, training=training)
     ctx = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])  # [B,S,A,d]
     b, s = tf.shape(x)[0], tf.shape(x)[1]

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf import checkpoints, modeling, optimization, training
+from bert_tf import checkpoints, classifier_data, modeling, optimization, training
 from bert_tf.configuration import BertConfig
 
 
@@ -52,6 +52,7 @@ class PretrainingJob:
   optimizer: str = "adamw"
   gradient_accumulation_steps: int = 1
   use_xla: bool = False
+  dtype: str = "float32"
   distribution: str = "auto"
   trim_padding: bool = True
 
@@ -135,14 +136,15 @@ def make_dataset(files, max_seq_length, max_predictions_per_seq, batch_size, is_
   if is_training:
     d = tf.data.Dataset.from_tensor_slices(tf.constant(files))
     d = d.repeat().shuffle(buffer_size=len(files), seed=seed)
-    d = d.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)),
-                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+    cycle = min(4, len(files))
+    d = d.interleave(tf.data.TFRecordDataset, cycle_length=cycle,
+                     num_parallel_calls=min(2, cycle), deterministic=seed is not None)
     d = d.shuffle(buffer_size=100, seed=seed)
   else:
     d = tf.data.TFRecordDataset(files).repeat()
-  d = d.map(_parse(spec), num_parallel_calls=tf.data.AUTOTUNE)
+  d = d.map(_parse(spec), num_parallel_calls=2)
   d = d.batch(batch_size, drop_remainder=True)
-  return d.prefetch(tf.data.AUTOTUNE)
+  return classifier_data.without_autotune(d)
 
 
 def _outputs(model, features, training):
@@ -199,11 +201,11 @@ def run(job):
     logging.info("  %s", f)
   check_input_files(files, job.max_seq_length, job.max_predictions_per_seq)
   if job.seed is not None:
-    tf.keras.utils.set_random_seed(job.seed)
+    training.seed_everything(job.seed)
   strategy = training.resolve_strategy(job.use_tpu, job.tpu_name, job.tpu_zone, job.gcp_project,
                                        job.master, job.num_tpu_cores, job.distribution)
   trim = job.trim_padding and not job.use_tpu
-  with strategy.scope():
+  with strategy.scope(), modeling.dtype_policy(job.dtype):
     model = modeling.BertPretrainer(config)
     model.build()
     optimizer = optimization.create_optimizer(
@@ -232,7 +234,7 @@ def run(job):
         save_checkpoints_steps=job.save_checkpoints_steps,
         steps_per_loop=job.iterations_per_loop if job.use_tpu else 1,
         gradient_accumulation_steps=job.gradient_accumulation_steps, use_xla=job.use_xla,
-        trim=trim)
+        trim=trim, loss_scaling=job.dtype == "float16")
     results["train"] = trainer.train(dataset, job.num_train_steps, job.train_batch_size,
                                      init_checkpoint=job.init_checkpoint)
 

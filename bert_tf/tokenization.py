@@ -24,6 +24,7 @@ import re
 import unicodedata
 
 import numpy as np
+from absl import logging
 
 _LOWER_MODELS = (
     "uncased_L-24_H-1024_A-16",
@@ -300,3 +301,20 @@ class FullTokenizer(object):
 
   def convert_ids_to_tokens(self, ids):
     return convert_by_vocab(self.inv_vocab, ids)
+
+
+def check_vocab_size(vocab, vocab_size, vocab_file, bert_config_file):
+  """Fails before any work when vocab.txt has more tokens than the embedding table.
+
+  The original would look up ids past vocab_size - 1 and train on NaN/garbage
+  (google-research/bert #82, #354); fewer tokens only leave rows unused.
+  """
+  n = len(vocab)
+  if n > vocab_size:
+    raise ValueError(
+        "%s has %d tokens but %s says vocab_size = %d: ids past %d would index outside the "
+        "embedding table (NaN/garbage, google-research/bert #82). Use the vocab.txt that came "
+        "with the checkpoint." % (vocab_file, n, bert_config_file, vocab_size, vocab_size - 1))
+  if n < vocab_size:
+    logging.warning("%s has %d tokens, fewer than vocab_size = %d in %s (unused rows).",
+                    vocab_file, n, vocab_size, bert_config_file)

@@ -74,6 +74,15 @@ def resolve_strategy(use_tpu=False, tpu_name=None, tpu_zone=None, gcp_project=No
                    distribution)
 
 
+def seed_everything(seed):
+  """--seed: seeds Python, NumPy and TensorFlow (initialisation, dropout, shuffling) and
+  turns on TensorFlow's deterministic ops, so two runs of one command give bit-identical
+  checkpoints and results (on GPUs too, where some kernels are otherwise nondeterministic;
+  an op without a deterministic kernel then fails naming itself instead of varying)."""
+  tf.keras.utils.set_random_seed(seed)
+  tf.config.experimental.enable_op_determinism()
+
+
 def distribute_dataset(strategy, dataset):
   if strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy():
     return dataset
@@ -167,6 +176,10 @@ def trim_padding(features, bucket=16):
 # --------------------------------------------------------------------------- trainer
 
 
+INITIAL_LOSS_SCALE = 2.0 ** 15
+LOSS_SCALE_PERIOD = 2000
+
+
 class Trainer(object):
   """Owns the train step, checkpointing and resume for one model.
 
@@ -178,7 +191,7 @@ class Trainer(object):
 
   def __init__(self, strategy, model, variables, optimizer, loss_fn, output_dir,
                save_checkpoints_steps=1000, steps_per_loop=1, gradient_accumulation_steps=1,
-               max_to_keep=5, use_xla=False, summaries=True, trim=False):
+               max_to_keep=5, use_xla=False, summaries=True, trim=False, loss_scaling=False):
     self.strategy = strategy
     self.model = model
     self.variables = variables
@@ -192,6 +205,12 @@ class Trainer(object):
     self.use_xla = use_xla
     self.summaries = summaries and is_chief()
     self.trim = trim
+    # float16 compute: dynamic loss scaling (the scale halves and the step is skipped when
+    # a gradient overflows; it doubles after LOSS_SCALE_PERIOD good steps).  The variables
+    # are created with the optimizer slots, in the strategy's scope.
+    self.loss_scaling = loss_scaling
+    self.loss_scale = None
+    self._good_steps = None
     self._names = sorted(n for n, v in variables.items() if v.trainable)
     self._train_vars = [variables[n] for n in self._names]
     self._train_fn = None
@@ -242,8 +261,41 @@ class Trainer(object):
     with tf.GradientTape() as tape:
       loss = self.loss_fn(features, training=True)
       scaled = loss / tf.cast(self.strategy.num_replicas_in_sync, loss.dtype)
-    grads = tape.gradient(scaled, self._train_vars)
+      target = scaled * self.loss_scale if self.loss_scaling else scaled
+    grads = tape.gradient(target, self._train_vars)
+    if self.loss_scaling:
+      grads = [_scale_grad(g, 1.0 / self.loss_scale) for g in grads]
     return scaled, grads
+
+  def _apply_scaled(self, grads):
+    """Loss scaling: apply the step only if every gradient is finite, then adapt the scale."""
+    finite = tf.math.is_finite(tf.linalg.global_norm([g for g in grads.values()
+                                                      if g is not None]))
+
+    def apply():
+      self.optimizer.apply_gradients(grads)
+      return tf.constant(True)
+
+    def skip():  # the step still counts (schedule and checkpoint numbering go on)
+      self.optimizer.global_step.assign_add(1)
+      return tf.constant(False)
+
+    tf.cond(finite, apply, skip)
+    good = tf.where(finite, self._good_steps + 1, 0)
+    grow = good >= LOSS_SCALE_PERIOD
+    self.loss_scale.assign(tf.where(finite, tf.where(grow, self.loss_scale * 2.0, self.loss_scale),
+                                    tf.maximum(self.loss_scale * 0.5, 1.0)))
+    self._good_steps.assign(tf.where(grow, 0, good))
+
+  def _replica_accumulated_grads(self, micro_batches):
+    """This replica's loss and gradients summed over its micro-batches, so that the
+    cross-replica all-reduce runs once per update, not once per micro-batch."""
+    total_loss, acc = None, None
+    for features in micro_batches:
+      loss, grads = self._replica_grads(features)
+      total_loss = loss if total_loss is None else total_loss + loss
+      acc = grads if acc is None else [_add_grads(a, g) for a, g in zip(acc, grads)]
+    return total_loss, acc
 
   def _sum_replicas(self, value):
     if value is None:
@@ -251,24 +303,26 @@ class Trainer(object):
     return self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
 
   def _build_train_fn(self):
-    replica_fn = self._replica_grads
+    replica_fn = self._replica_accumulated_grads
     if self.use_xla:
       replica_fn = tf.function(replica_fn, jit_compile=True, reduce_retracing=True)
     n_acc = self.accumulation
 
     def one_step(iterator):
-      total_loss = 0.0
-      acc = None
-      for _ in range(n_acc):  # unrolled: each micro-batch's gradients are summed exactly
-        loss, grads = self.strategy.run(replica_fn, args=(next(iterator),))
-        total_loss += self._sum_replicas(loss)
-        grads = [self._sum_replicas(g) for g in grads]
-        acc = grads if acc is None else [_add_grads(a, g) for a, g in zip(acc, grads)]
+      # Each replica sums its n_acc micro-batches' gradients (unrolled, exact), then one
+      # all-reduce sums the replicas.
+      micro_batches = tuple(next(iterator) for _ in range(n_acc))
+      loss, grads = self.strategy.run(replica_fn, args=(micro_batches,))
+      total_loss = self._sum_replicas(loss)
+      acc = [self._sum_replicas(g) for g in grads]
       if n_acc > 1:
         acc = [_scale_grad(g, 1.0 / n_acc) for g in acc]
         total_loss = total_loss / n_acc
       lr = self.optimizer.learning_rate()
-      self.optimizer.apply_gradients(dict(zip(self._names, acc)))
+      if self.loss_scaling:
+        self._apply_scaled(dict(zip(self._names, acc)))
+      else:
+        self.optimizer.apply_gradients(dict(zip(self._names, acc)))
       return total_loss, lr
 
     @tf.function
@@ -294,7 +348,12 @@ class Trainer(object):
     """
     os.makedirs(self.output_dir, exist_ok=True)
     with self.strategy.scope():
-      self.optimizer.build({n: self.variables[n] for n in self._names})
+      if not self.optimizer.built:
+        self.optimizer.build({n: self.variables[n] for n in self._names})
+      if self.loss_scaling and self.loss_scale is None:
+        self.loss_scale = tf.Variable(INITIAL_LOSS_SCALE, trainable=False, dtype=tf.float32,
+                                      name="loss_scale")
+        self._good_steps = tf.Variable(0, trainable=False, dtype=tf.int32, name="good_steps")
     step = self.restore_or_initialize(init_checkpoint)
     if step >= num_train_steps:
       logging.info("Skipping training since max_steps has already saved.")
@@ -337,6 +396,8 @@ class Trainer(object):
       if writer is not None:
         with writer.as_default(step=step):
           tf.summary.scalar("examples_per_second", progress.examples_per_second(step))
+          if self.loss_scaling:
+            tf.summary.scalar("loss_scale", self.loss_scale.numpy())
         writer.flush()
       if self.save_checkpoints_steps and step % self.save_checkpoints_steps == 0:
         self.save()

@@ -1,5 +1,8 @@
 """Reading and writing original-format checkpoints."""
 import os
+import pathlib
+import re
+import stat
 import shutil
 import subprocess
 import sys
@@ -125,3 +128,42 @@ def test_written_checkpoint_restores_in_tf1_graph(tmp_path):
                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
   assert out.returncode == 0, out.stderr[-2000:]
   assert "OK 46" in out.stdout
+
+
+def test_publish_directory_replaces_only_when_complete(tmp_path):
+  target = tmp_path / "export"
+  with checkpoints.publish_directory(str(target)) as out:
+    assert not os.listdir(out) and os.path.dirname(out) == str(tmp_path)
+    (pathlib.Path(out) / "saved_model.pb").write_text("first")
+  assert (target / "saved_model.pb").read_text() == "first"
+  # a failing export leaves the previous one as it was, and no temporary directory
+  with pytest.raises(RuntimeError, match="boom"):
+    with checkpoints.publish_directory(str(target)) as out:
+      (pathlib.Path(out) / "saved_model.pb").write_text("half")
+      raise RuntimeError("boom")
+  assert (target / "saved_model.pb").read_text() == "first"
+  assert sorted(os.listdir(tmp_path)) == ["export"]
+  # a complete one replaces it, files of the old export do not linger
+  with checkpoints.publish_directory(str(target)) as out:
+    (pathlib.Path(out) / "other.pb").write_text("second")
+  assert sorted(os.listdir(target)) == ["other.pb"]
+  assert sorted(os.listdir(tmp_path)) == ["export"]
+  assert stat.S_IMODE(os.stat(target).st_mode) == 0o777 & ~_umask()
+
+
+def _umask():
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
+def test_publish_directory_names_what_is_in_the_way(tmp_path):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("x")
+  with pytest.raises(ValueError, match="cannot create the export directory \\(%s is a file, "
+                     "not a directory\\)" % re.escape(str(blocker))):
+    with checkpoints.publish_directory(str(blocker / "sub" / "export")):
+      pass
+  with pytest.raises(ValueError, match="exists and is not a directory"):
+    with checkpoints.publish_directory(str(blocker)):
+      pass

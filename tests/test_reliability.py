@@ -80,6 +80,8 @@ def classifier_cmd(output_dir, **overrides):
 
 
 def _run(cmd, timeout=600, **kw):
+  if "input" not in kw:
+    kw.setdefault("stdin", subprocess.DEVNULL)  # never wait on the terminal
   return subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=ROOT,
                         timeout=timeout, **kw)
 
@@ -738,11 +740,17 @@ def _case_config_no_vocab_size(d, out):
            'vocab.txt)' % config], out)
 
 
-def _case_vocab_too_long(d, out):
+def _longer_vocab(d):
+  """A copy of the tiny vocab with 10 tokens more than its bert_config's vocab_size."""
   vocab = os.path.join(d, "vocab.txt")
   shutil.copy(VOCAB, vocab)
   with open(vocab, "a", encoding="utf-8") as f:
     f.write("".join("[extra%d]\n" % i for i in range(10)))
+  return vocab
+
+
+def _case_vocab_too_long(d, out):
+  vocab = _longer_vocab(d)
   return (classifier_cmd(out, vocab_file=vocab),
           ["%s has 30532 tokens but %s says vocab_size = 30522: ids past 30521 would index "
            "outside the embedding table" % (vocab, CONFIG)], out)
@@ -822,6 +830,137 @@ def _case_pretraining_predictions_mismatch(d, out):
            % records], out)
 
 
+def _script(name, **flags):
+  return [sys.executable, os.path.join(ROOT, name)] + [
+      "--%s=%s" % (k, v) for k, v in flags.items() if v is not None]
+
+
+def _extract_cmd(d, out, **overrides):
+  flags = {"input_file": os.path.join(d, "input.txt"),
+           "output_file": os.path.join(out, "features.jsonl"), "vocab_file": VOCAB,
+           "bert_config_file": CONFIG, "init_checkpoint": CKPT, "max_seq_length": 32,
+           "layers": "-1,-2"}
+  with open(flags["input_file"], "w", encoding="utf-8") as f:
+    f.write("the cat sat on the mat\nhello world ||| second text\n")
+  flags.update(overrides)
+  return _script("extract_features.py", **flags)
+
+
+def _case_extract_input_missing(d, out):
+  missing = os.path.join(d, "nowhere.txt")
+  return (_extract_cmd(d, out, input_file=missing),
+          ["%s: input file not found; pass --input_file with one text per line" % missing], out)
+
+
+def _case_extract_input_empty(d, out):
+  empty = os.path.join(d, "empty.txt")
+  open(empty, "w").close()
+  return (_extract_cmd(d, out, input_file=empty),
+          ["%s: file is empty, no text to extract features for" % empty], out)
+
+
+def _case_extract_layers_out_of_range(d, out):
+  return (_extract_cmd(d, out, layers="-1,-3"),
+          ["--layers index -3 is out of range for a model with 2 layers (use -2..1"], out)
+
+
+def _case_extract_init_checkpoint_missing(d, out):
+  init = os.path.join(d, "nowhere", "bert_model.ckpt")
+  return (_extract_cmd(d, out, init_checkpoint=init),
+          ["%s: checkpoint not found (expected %s.index" % (init, init)], out)
+
+
+def _export_cmd(out, **overrides):
+  flags = {"bert_config_file": CONFIG, "vocab_file": VOCAB, "init_checkpoint": CKPT,
+           "export_dir": os.path.join(out, "export")}
+  flags.update(overrides)
+  return _script("export_model.py", **flags)
+
+
+def _case_export_init_checkpoint_missing(d, out):
+  init = os.path.join(d, "nowhere", "bert_model.ckpt")
+  return (_export_cmd(out, init_checkpoint=init),
+          ["%s: checkpoint not found (expected %s.index" % (init, init)], out)
+
+
+def _case_export_dir_under_a_file(d, out):
+  blocked = os.path.join(out, "eval_results.txt", "export")
+  return (_export_cmd(out, export_dir=blocked),
+          ["%s: cannot create the export directory (%s is a file, not a directory)" %
+           (blocked, os.path.join(out, "eval_results.txt"))], out)
+
+
+def _case_export_classifier_without_labels(d, out):
+  return (_export_cmd(out, format="classifier", init_checkpoint=os.path.join(out, "model.ckpt-10"),
+                      max_seq_length=32),
+          ["--label_list is required with --format=classifier (or pass --is_regression)"], out)
+
+
+def _case_export_vocab_longer_than_vocab_size(d, out):
+  vocab = _longer_vocab(d)
+  return (_export_cmd(out, vocab_file=vocab),
+          ["%s has 30532 tokens but %s says vocab_size = 30522" % (vocab, CONFIG)], out)
+
+
+def _case_predict_input_missing(d, out):
+  missing = os.path.join(d, "nowhere.txt")
+  return (_script("predict.py", output_dir=out, input_file=missing),
+          ["%s: input file not found; pass a UTF-8 text file with one text per line" % missing],
+          out)
+
+
+def _case_predict_output_dir_without_checkpoint(d, out):
+  empty = os.path.join(d, "empty_run")
+  os.mkdir(empty)
+  with open(os.path.join(d, "input.txt"), "w") as f:
+    f.write("a sentence\tanother sentence\n")
+  return (_script("predict.py", output_dir=empty, input_file=os.path.join(d, "input.txt")),
+          ["%s: no checkpoint (model.ckpt-N) in this directory; fine-tune first" % empty], out)
+
+
+def _case_predict_saved_model_missing(d, out):
+  missing = os.path.join(d, "no_saved_model")
+  return (_script("predict.py", saved_model_dir=missing),
+          ["%s: not a SavedModel directory (no saved_model.pb)" % missing], out)
+
+
+def _fill_mask_cmd(**overrides):
+  flags = {"bert_config_file": CONFIG, "vocab_file": VOCAB, "init_checkpoint": CKPT,
+           "max_seq_length": 32, "text": "the cat [MASK] on the mat"}
+  flags.update(overrides)
+  return _script("fill_mask.py", **flags)
+
+
+def _case_fill_mask_checkpoint_without_mlm_head(d, out):
+  fine_tuned = os.path.join(out, "model.ckpt-10")
+  return (_fill_mask_cmd(init_checkpoint=fine_tuned),
+          ["%s: checkpoint has no masked-LM head" % fine_tuned], out)
+
+
+def _case_fill_mask_text_without_mask(d, out):
+  return (_fill_mask_cmd(text="the cat sat on the mat"),
+          ['no [MASK] in the text; write the literal upper-case [MASK]'], out)
+
+
+def _tfhub_cmd(out, handle):
+  flags = {"task_name": "MRPC", "data_dir": MRPC, "bert_hub_module_handle": handle,
+           "output_dir": out, "max_seq_length": 32, "train_batch_size": 8,
+           "do_train": "true", "do_eval": "true"}
+  return _script("run_classifier_with_tfhub.py", **flags)
+
+
+def _case_tfhub_module_missing(d, out):
+  missing = os.path.join(d, "no_module")
+  return _tfhub_cmd(out, missing), ["%s: hub module directory not found" % missing], out
+
+
+def _case_tfhub_not_a_module(d, out):
+  empty = os.path.join(d, "empty_module")
+  os.mkdir(empty)
+  return (_tfhub_cmd(out, empty),
+          ["%s: no saved_model.pb, tfhub_module.pb or keras-hub preset found" % empty], out)
+
+
 CASES = {
     "missing_data_dir": _case_missing_data_dir,
     "missing_train_tsv": _case_missing_train,
@@ -845,6 +984,21 @@ CASES = {
     "create_pretraining_data_empty_input": _case_empty_pretraining_text,
     "run_pretraining_seq_length_mismatch": _case_pretraining_seq_mismatch,
     "run_pretraining_predictions_mismatch": _case_pretraining_predictions_mismatch,
+    "extract_features_input_missing": _case_extract_input_missing,
+    "extract_features_input_empty": _case_extract_input_empty,
+    "extract_features_layers_out_of_range": _case_extract_layers_out_of_range,
+    "extract_features_init_checkpoint_missing": _case_extract_init_checkpoint_missing,
+    "export_model_init_checkpoint_missing": _case_export_init_checkpoint_missing,
+    "export_model_export_dir_under_a_file": _case_export_dir_under_a_file,
+    "export_model_classifier_without_label_list": _case_export_classifier_without_labels,
+    "export_model_vocab_longer_than_vocab_size": _case_export_vocab_longer_than_vocab_size,
+    "predict_input_file_missing": _case_predict_input_missing,
+    "predict_output_dir_without_checkpoint": _case_predict_output_dir_without_checkpoint,
+    "predict_saved_model_missing": _case_predict_saved_model_missing,
+    "fill_mask_checkpoint_without_mlm_head": _case_fill_mask_checkpoint_without_mlm_head,
+    "fill_mask_text_without_mask": _case_fill_mask_text_without_mask,
+    "run_classifier_with_tfhub_module_missing": _case_tfhub_module_missing,
+    "run_classifier_with_tfhub_not_a_module": _case_tfhub_not_a_module,
 }
 
 

@@ -1,9 +1,9 @@
 """Strategy resolution and the shared training loop."""
 import json
 import os
+import socket
 import subprocess
 import sys
-import textwrap
 from unittest import mock
 
 import numpy as np
@@ -13,71 +13,91 @@ import tensorflow as tf
 from bert_tf import training
 from conftest import ROOT
 
-MIRRORED_SCRIPT = textwrap.dedent("""
-    import json, os, sys
-    import numpy as np
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    sys.path.insert(0, os.environ["ROOT"])
-    from bert_tf import checkpoints, modeling, optimization, training
-    from bert_tf.configuration import BertConfig
-    tiny = os.path.join(os.environ["ROOT"], "tests", "fixtures", "tiny_uncased")
-    fx = os.path.join(os.environ["ROOT"], "tests", "fixtures")
-    batch = json.load(open(os.path.join(fx, "optimizer_steps", "optimizer_steps.json")))["batch"]
-    feats = {k: np.array(batch[k], np.int32) for k in ("input_ids", "input_mask", "segment_ids")}
-    feats["label_ids"] = np.array(batch["label_ids"], np.int32)
-    # 8 distinct examples per global batch: the 4 fixture rows and 4 with a shifted label
-    feats = {k: np.concatenate([v, v]) for k, v in feats.items()}
-    feats["label_ids"][4:] = 1 - feats["label_ids"][4:]
-    head = np.load(os.path.join(fx, "classifier_head.npz"))
+# The same 3 training steps of the tiny classifier (no dropout) under a given strategy.
+# Printed as one JSON line: {"losses": [...], "weights": {name: sum of |w|}} plus extras.
+_SETUP = """
+import json, os, sys
+import numpy as np
+import tensorflow as tf
+sys.path.insert(0, os.environ["ROOT"])
+from bert_tf import checkpoints, modeling, optimization, training
+from bert_tf.configuration import BertConfig
+tiny = os.path.join(os.environ["ROOT"], "tests", "fixtures", "tiny_uncased")
+fx = os.path.join(os.environ["ROOT"], "tests", "fixtures")
+batch = json.load(open(os.path.join(fx, "optimizer_steps", "optimizer_steps.json")))["batch"]
+feats = {k: np.array(batch[k], np.int32) for k in ("input_ids", "input_mask", "segment_ids")}
+feats["label_ids"] = np.array(batch["label_ids"], np.int32)
+# 8 distinct examples per global batch: the 4 fixture rows and 4 with a shifted label
+feats = {k: np.concatenate([v, v]) for k, v in feats.items()}
+feats["label_ids"][4:] = 1 - feats["label_ids"][4:]
+head = np.load(os.path.join(fx, "classifier_head.npz"))
 
-    def run(strategy, accumulation=1, batch_size=8):
-      with strategy.scope():
-        cfg = BertConfig.from_json_file(os.path.join(tiny, "bert_config.json"))
-        model = modeling.BertClassifier(cfg, 2)
-        model.build()
-        opt = optimization.create_optimizer("adamw", 1e-3, 10, 2)
-      checkpoints.init_from_checkpoint(model.original_variables(),
-                                       os.path.join(tiny, "bert_model.ckpt"), log=False)
-      model.head.output_weights.assign(head["output_weights"])
-      model.head.output_bias.assign(head["output_bias"])
-      def loss_fn(f, training):  # no dropout: the two runs must be comparable
-        return modeling.classifier_outputs(model(f, training=False), f["label_ids"], 2)["loss"]
-      ds = tf.data.Dataset.from_tensor_slices(feats).repeat().batch(batch_size, drop_remainder=True)
-      out_dir = os.path.join(os.environ["OUT"], strategy.__class__.__name__ + str(accumulation))
-      trainer = training.Trainer(strategy, model, model.original_variables(), opt, loss_fn,
-                                 out_dir, save_checkpoints_steps=0,
-                                 gradient_accumulation_steps=accumulation, summaries=False)
-      trainer._build_train_fn  # noqa
-      with strategy.scope():
-        opt.build({n: v for n, v in model.original_variables().items()})
-      fn = trainer._build_train_fn()
-      it = iter(training.distribute_dataset(strategy, ds))
-      losses, _ = fn(it, tf.constant(3))
-      weights = {n: v.numpy() for n, v in model.original_variables().items()}
-      return losses.numpy(), weights
+def run(strategy, accumulation=1, batch_size=8, out_name=None):
+  with strategy.scope():
+    cfg = BertConfig.from_json_file(os.path.join(tiny, "bert_config.json"))
+    model = modeling.BertClassifier(cfg, 2)
+    model.build()
+    opt = optimization.create_optimizer("adamw", 1e-3, 10, 2)
+  checkpoints.init_from_checkpoint(model.original_variables(),
+                                   os.path.join(tiny, "bert_model.ckpt"), log=False)
+  model.head.output_weights.assign(head["output_weights"])
+  model.head.output_bias.assign(head["output_bias"])
+  def loss_fn(f, training):  # no dropout: the runs must be comparable
+    return modeling.classifier_outputs(model(f, training=False), f["label_ids"], 2)["loss"]
+  ds = tf.data.Dataset.from_tensor_slices(feats).repeat().batch(batch_size, drop_remainder=True)
+  out_dir = os.path.join(os.environ["OUT"], out_name or
+                         strategy.__class__.__name__ + str(accumulation))
+  trainer = training.Trainer(strategy, model, model.original_variables(), opt, loss_fn,
+                             out_dir, save_checkpoints_steps=0,
+                             gradient_accumulation_steps=accumulation, summaries=False)
+  with strategy.scope():
+    opt.build({n: v for n, v in model.original_variables().items()})
+  fn = trainer._build_train_fn()
+  it = iter(training.distribute_dataset(strategy, ds))
+  losses, _ = fn(it, tf.constant(3))
+  weights = {n: v.numpy() for n, v in model.original_variables().items()}
+  return losses.numpy(), weights
+"""
 
-    single = run(tf.distribute.get_strategy())
-    mirrored = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
-    accumulated = run(tf.distribute.get_strategy(), accumulation=2, batch_size=4)
-    def diff(a, b):
-      return max(float(np.abs(a[1][n] - b[1][n]).max()) for n in a[1])
-    print(json.dumps({"single": single[0].tolist(), "mirrored": mirrored[0].tolist(),
-                      "accumulated": accumulated[0].tolist(),
-                      "weights_mirrored": diff(single, mirrored),
-                      "weights_accumulated": diff(single, accumulated)}))
-""")
+MIRRORED_SCRIPT = """
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+single = run(tf.distribute.get_strategy())
+mirrored = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+accumulated = run(tf.distribute.get_strategy(), accumulation=2, batch_size=4)
+def diff(a, b):
+  return max(float(np.abs(a[1][n] - b[1][n]).max()) for n in a[1])
+np.savez(os.path.join(os.environ["OUT"], "single_weights.npz"), **single[1])
+print(json.dumps({"single": single[0].tolist(), "mirrored": mirrored[0].tolist(),
+                  "accumulated": accumulated[0].tolist(),
+                  "weights_mirrored": diff(single, mirrored),
+                  "weights_accumulated": diff(single, accumulated)}))
+"""
+
+# One worker of a 2-process MultiWorkerMirroredStrategy cluster (TF_CONFIG set by the test):
+# the global batch of 8 is split 4 + 4 across the workers.
+MULTI_WORKER_SCRIPT = """
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
+task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+losses, weights = run(strategy, out_name="worker%d" % task)
+single = np.load(os.path.join(os.environ["OUT"], "single_weights.npz"))
+print(json.dumps({"losses": losses.tolist(),
+                  "weights_diff": max(float(np.abs(weights[n] - single[n]).max())
+                                      for n in weights)}))
+"""
 
 
 @pytest.fixture(scope="module")
 def strategy_runs(tmp_path_factory):
   env = dict(os.environ, ROOT=ROOT, OUT=str(tmp_path_factory.mktemp("strat")),
              TF_CPP_MIN_LOG_LEVEL="3")
-  proc = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT], capture_output=True, text=True,
-                        env=env)
+  proc = subprocess.run([sys.executable, "-c", _SETUP + MIRRORED_SCRIPT], capture_output=True,
+                        text=True, env=env)
   assert proc.returncode == 0, proc.stderr[-3000:]
-  return json.loads(proc.stdout.strip().splitlines()[-1])
+  out = json.loads(proc.stdout.strip().splitlines()[-1])
+  out["dir"] = env["OUT"]
+  return out
 
 
 def test_mirrored_on_two_logical_cpus_matches_single_device(strategy_runs):
@@ -90,6 +110,42 @@ def test_mirrored_on_two_logical_cpus_matches_single_device(strategy_runs):
 def test_gradient_accumulation_equals_one_big_batch(strategy_runs):
   np.testing.assert_allclose(strategy_runs["accumulated"], strategy_runs["single"], atol=1e-5)
   assert strategy_runs["weights_accumulated"] < 1e-5
+
+
+def _free_ports(n):
+  socks = [socket.socket() for _ in range(n)]
+  for sock in socks:
+    sock.bind(("127.0.0.1", 0))
+  ports = [sock.getsockname()[1] for sock in socks]
+  for sock in socks:
+    sock.close()
+  return ports
+
+
+def test_multi_worker_mirrored_two_processes_match_single_device(strategy_runs):
+  """Two worker processes on localhost (TF_CONFIG), one CPU replica each, global batch 8."""
+  workers = ["127.0.0.1:%d" % p for p in _free_ports(2)]
+  procs = []
+  for index in range(2):
+    env = dict(os.environ, ROOT=ROOT, OUT=strategy_runs["dir"], TF_CPP_MIN_LOG_LEVEL="3",
+               TF_CONFIG=json.dumps({"cluster": {"worker": workers},
+                                     "task": {"type": "worker", "index": index}}))
+    procs.append(subprocess.Popen([sys.executable, "-c", _SETUP + MULTI_WORKER_SCRIPT],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=env))
+  try:
+    outputs = [proc.communicate(timeout=600) for proc in procs]
+  finally:
+    for proc in procs:
+      if proc.poll() is None:
+        proc.kill()
+  results = []
+  for proc, (out, err) in zip(procs, outputs):
+    assert proc.returncode == 0, err[-3000:]
+    results.append(json.loads(out.strip().splitlines()[-1]))
+  for r in results:
+    np.testing.assert_allclose(r["losses"], strategy_runs["single"], atol=1e-5)
+    assert r["weights_diff"] < 1e-5
 
 
 def test_tpu_path_uses_resolver_and_core_count():
