@@ -339,12 +339,18 @@ def _signature(inputs, outputs):
       {k: _tensor_info(v) for k, v in outputs.items()})
 
 
+_TF1_GRAPH_SEED = 12345
+
+
 def _tf1_meta_graph(config, tags, do_lower_case, values, variables_prefix):
   """Builds one tagged graph; returns its MetaGraphDef (and saves variables if asked)."""
   from tensorflow.core.protobuf import meta_graph_pb2  # pylint: disable=g-import-not-at-top
   v1 = tf.compat.v1
   graph = tf.Graph()
   with graph.as_default():
+    # A graph-level seed gives the train graph's dropout ops fixed seeds; without one, building
+    # them fails once TF op determinism is on (run_classifier --seed turns it on).
+    v1.set_random_seed(_TF1_GRAPH_SEED)
     ids = v1.placeholder(tf.int32, [None, None], name="input_ids")
     mask = v1.placeholder(tf.int32, [None, None], name="input_mask")
     segs = v1.placeholder(tf.int32, [None, None], name="segment_ids")
