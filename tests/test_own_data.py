@@ -125,3 +125,38 @@ def test_regression_task_writes_pearson_and_spearman(tmp_path):
   results = dict(l.split(" = ") for l in open(out / "eval_results.txt").read().splitlines())
   assert set(results) == {"eval_loss", "eval_pearson", "eval_spearman", "global_step", "loss"}
   assert -1.0 <= float(results["eval_pearson"]) <= 1.0
+
+
+def test_make_sst2_command_on_a_slice_of_the_real_files(tmp_path):
+  """`make sst2`'s run_classifier command, as written in the Makefile, on the first rows of the
+  real SST-2 files, with the tiny model (its 64 positions) in place of the MiniLM."""
+  src = os.path.join(ROOT, "data", "glue", "SST-2")
+  data = tmp_path / "SST-2"
+  data.mkdir()
+  for name, rows in (("train.tsv", 49), ("dev.tsv", 17), ("test.tsv", 13)):
+    with open(os.path.join(src, name), encoding="utf-8") as f:
+      head = [next(f) for _ in range(rows)]  # the header line + rows - 1 examples
+    (data / name).write_text("".join(head), encoding="utf-8")
+  recipe = open(os.path.join(ROOT, "Makefile")).read().split("\nsst2:")[1].split("\n\t@")[0]
+  command = recipe.split("\n", 1)[1].replace("\\\n", " ").split()
+  assert command[:2] == ["$(PY)", "run_classifier.py"], command
+  subst = {"$(GLUE)/SST-2": str(data), "$(MINILM)": TINY, "$(OUT)": str(tmp_path / "out")}
+  args = []
+  for word in command[2:]:
+    for k, v in subst.items():
+      word = word.replace(k, v)
+    args.append(word)
+  assert "--task_name=SST-2" in args and "--do_predict=true" in args
+  out_dir = tmp_path / "out" / "sst2_output"
+  proc = _run(args + ["--max_seq_length=64", "--num_train_epochs=1.0", "--train_batch_size=8",
+                      "--eval_batch_size=8", "--predict_batch_size=8", "--seed=3"])
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  results = dict(l.split(" = ") for l in (out_dir / "eval_results.txt").read_text().splitlines())
+  assert sorted(results) == ["eval_accuracy", "eval_loss", "global_step", "loss"]
+  assert results["global_step"] == "6"  # int(48 / 8 * 1.0)
+  assert 0.0 <= float(results["eval_accuracy"]) <= 1.0
+  # 16 dev examples: accuracy is a multiple of 1/16
+  assert abs(float(results["eval_accuracy"]) * 16 - round(float(results["eval_accuracy"]) * 16)) < 1e-5
+  probs = np.loadtxt(out_dir / "test_results.tsv", delimiter="\t")
+  assert probs.shape == (12, 2)
+  np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
