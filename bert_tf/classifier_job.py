@@ -125,6 +125,8 @@ def _build(job, config, num_labels, strategy, num_train_steps=0, num_warmup_step
   with strategy.scope(), modeling.dtype_policy(job.dtype):
     model = modeling.BertClassifier(config, num_labels)
     model.build()
+    # Per-token layers on the real tokens only (exact; XLA needs static shapes).
+    model.bert.skip_padding = _trim(job) and not job.use_xla
     optimizer = optimization.create_optimizer(
         job.optimizer, job.learning_rate, num_train_steps, num_warmup_steps,
         lr_step_offset=1 if job.lr_schedule == "original" else 0)

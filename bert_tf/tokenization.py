@@ -20,6 +20,7 @@ tested equal to the step-by-step path (`FullTokenizer.tokenize_exact`).
 """
 
 import collections
+import itertools
 import re
 import unicodedata
 
@@ -254,6 +255,14 @@ _ASCII_CLEAN = {c: None for c in list(range(0, 32)) + [127]}
 _ASCII_CLEAN.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
 _ASCII_PUNCT = r"!-/:-@\[-`{-~"
 _ASCII_SPLIT = re.compile(r"[^ %s]+|[%s]" % (_ASCII_PUNCT, _ASCII_PUNCT))
+# Batch form: ASCII texts joined by a non-ASCII separator go through the
+# character-wise clean and lower-case steps and the split as one string; the
+# separator comes out as a word of its own, so each text gets exactly the words
+# it would get alone.
+_BATCH_SEPARATOR = "\ue000"
+_BATCH_SPLIT = re.compile(r"[^ %s\ue000]+|[%s]|\ue000" % (_ASCII_PUNCT, _ASCII_PUNCT))
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SEPARATOR_ID, _MISSING_ID = -1, -2  # markers in the chunk's flat id list
 
 
 class FullTokenizer(object):
@@ -266,6 +275,7 @@ class FullTokenizer(object):
     self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
     self._word_cache = {}
+    self._word_ids_cache = {}
 
   def tokenize(self, text):
     """Fast path; always equal to `tokenize_exact`."""
@@ -287,6 +297,67 @@ class FullTokenizer(object):
           cache[word] = pieces
       out.extend(pieces)
     return out
+
+  def tokenize_to_ids_batch(self, texts):
+    """The ids of each text: [convert_tokens_to_ids(tokenize(t)) for t in texts].
+
+    Faster for many texts: the ASCII ones are cleaned, lower-cased and split as
+    one joined string, every word's ids come from a cache, and the texts' ids
+    are cut out of one flat list at the separators.  A text with a word piece
+    that is not in the vocab (only possible when "[UNK]" is missing from it)
+    gives None instead of raising, so the caller can fall back to the token
+    path and fail (or not, after truncation) exactly where the original would.
+    """
+    texts = [convert_to_unicode(t) for t in texts]
+    out = [None] * len(texts)
+    ascii_positions = []
+    for i, text in enumerate(texts):
+      if text.isascii():
+        ascii_positions.append(i)
+      else:
+        out[i] = self._ids_or_none(self.tokenize(text))
+    if not ascii_positions:
+      return out
+    # A trailing separator ends the last text too.
+    joined = _BATCH_SEPARATOR.join([texts[i] for i in ascii_positions] + [""])
+    if _ASCII_CONTROL.search(joined):
+      joined = joined.translate(_ASCII_CLEAN)
+    if self.do_lower_case:
+      joined = joined.lower()
+    words = _BATCH_SPLIT.findall(joined)
+    cache = self._word_ids_cache
+    cache[_BATCH_SEPARATOR] = [_SEPARATOR_ID]
+    pieces = list(map(cache.get, words))
+    if None in pieces:
+      pieces = [p if p is not None else self._word_ids(w, missing=[_MISSING_ID])
+                for p, w in zip(pieces, words)]
+    flat = list(itertools.chain.from_iterable(pieces))
+    any_missing = _MISSING_ID in flat
+    start = 0
+    for i in ascii_positions:
+      end = flat.index(_SEPARATOR_ID, start)
+      ids = flat[start:end]
+      start = end + 1
+      if not (any_missing and _MISSING_ID in ids):
+        out[i] = ids
+    return out
+
+  def _word_ids(self, word, missing=None):
+    """The ids of one basic-tokenized word's pieces (cached), or `missing`."""
+    ids = self._word_ids_cache.get(word)
+    if ids is None:
+      ids = self._ids_or_none(self.wordpiece_tokenizer.tokenize_word(word))
+      if ids is None:
+        return missing
+      if len(self._word_ids_cache) < 1_000_000:
+        self._word_ids_cache[word] = ids
+    return ids
+
+  def _ids_or_none(self, tokens):
+    vocab = self.vocab
+    if all(t in vocab for t in tokens):
+      return [vocab[t] for t in tokens]
+    return None
 
   def tokenize_exact(self, text):
     """The original two-stage loop, step by step (the reference for tests)."""

@@ -810,3 +810,57 @@ def test_make_dataset_training_repeats_and_shuffles(eval_file):
   assert rows == {tuple(w["input_ids"]) for w in want}
   in_file_order = np.array([w["input_ids"] for w in want[:16]])
   assert not np.array_equal(first[0], in_file_order)
+
+
+# ----------------------------------------------------------------------------
+# The fast conversion (chunks tokenized straight to ids) == the original path
+# ----------------------------------------------------------------------------
+
+
+class _OriginalPathTokenizer(object):
+  """FullTokenizer's step-by-step tokenize_exact, without the batch-to-ids method,
+  so features are built one example at a time by the original algorithm."""
+
+  def __init__(self, full):
+    self._full = full
+    self.vocab = full.vocab
+
+  def tokenize(self, text):
+    return self._full.tokenize_exact(text)
+
+  def convert_tokens_to_ids(self, tokens):
+    return self._full.convert_tokens_to_ids(tokens)
+
+
+@pytest.mark.parametrize("task,seq", [("CoLA", 128), ("MRPC", 128), ("SST-2", 128),
+                                      ("CoLA", 12), ("MRPC", 24)])
+def test_fast_features_equal_original_path_on_every_shipped_glue_file(task, seq, tokenizer):
+  processor = cd.get_processor(task)
+  data_dir = os.path.join(GLUE, task)
+  original = _OriginalPathTokenizer(tokenizer)
+  labels = processor.get_labels()
+  for examples in (processor.get_train_examples(data_dir),
+                   processor.get_dev_examples(data_dir),
+                   cd.pad_examples_for_tpu(processor.get_test_examples(data_dir), 64)):
+    fast = cd.convert_examples_to_features(examples, labels, seq, FullTokenizer(VOCAB))
+    want = [cd.convert_single_example(i, e, labels, seq, original)
+            for i, e in enumerate(examples)]
+    assert len(fast) == len(want) == len(examples)
+    bad = [i for i, (f, w) in enumerate(zip(fast, want)) if f != w]
+    assert not bad, (task, seq, bad[:5])
+
+
+def test_vocab_without_unk_fails_or_not_exactly_where_the_original_does(tmp_path):
+  # Without "[UNK]" in vocab.txt the original raises KeyError converting a token
+  # it could not piece -- unless truncation dropped that token first.
+  vocab = write_text(tmp_path / "vocab.txt",
+                     "".join(t + "\n" for t in ["[PAD]", "[CLS]", "[SEP]", "a", "b", "."]))
+  tok = FullTokenizer(vocab)
+  fits = cd.InputExample("x-1", "a b a b a zzz", None, "0")  # zzz cut at S=7 (5 tokens)
+  examples = [cd.InputExample("x-0", "a b .", "b a", "1"), fits]
+  fast = cd.convert_examples_to_features(examples, ["0", "1"], 7, tok)
+  assert fast == [cd.convert_single_example(i, e, ["0", "1"], 7, _OriginalPathTokenizer(tok))
+                  for i, e in enumerate(examples)]
+  assert fast[1].input_ids == [1, 3, 4, 3, 4, 3, 2]
+  with pytest.raises(KeyError, match=r"\[UNK\]"):
+    cd.convert_examples_to_features(examples, ["0", "1"], 8, tok)

@@ -105,6 +105,24 @@ def test_gelu_is_the_tanh_form():
     modeling.get_activation("swish")
 
 
+def test_gelu_hand_written_gradient_equals_autodiff_of_the_original_formula():
+  x = tf.constant(np.linspace(-8, 8, 2001), tf.float64)
+
+  def original(t):  # the original's ops, differentiated by TF
+    return t * (0.5 * (1.0 + tf.tanh(np.sqrt(2.0 / np.pi) * (t + 0.044715 * tf.pow(t, 3)))))
+
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(x)
+    ours, ref = modeling.gelu(x), original(x)
+  np.testing.assert_array_equal(ours.numpy(), ref.numpy())  # forward: the same ops
+  np.testing.assert_allclose(tape.gradient(ours, x), tape.gradient(ref, x), atol=1e-12, rtol=0)
+  x32 = tf.cast(x, tf.float32)
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(x32)
+    ours, ref = modeling.gelu(x32), original(x32)
+  np.testing.assert_allclose(tape.gradient(ours, x32), tape.gradient(ref, x32), atol=1e-6, rtol=0)
+
+
 def test_shapes_like_original_modeling_test():
   cfg = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=5, num_attention_heads=4,
                    intermediate_size=37)
@@ -127,3 +145,79 @@ def test_dropout_only_in_training():
   c = model(f, training=True)["pooled_output"]
   np.testing.assert_array_equal(a, b)
   assert np.abs(a - c).max() > 1e-4
+
+
+def _padded_batch(rng, vocab_size, lengths, seq):
+  ids = np.zeros((len(lengths), seq), np.int32)
+  mask = np.zeros((len(lengths), seq), np.int32)
+  segments = np.zeros((len(lengths), seq), np.int32)
+  for i, n in enumerate(lengths):
+    ids[i, :n] = rng.randint(5, vocab_size, n)
+    mask[i, :n] = 1
+    segments[i, n // 2:n] = 1
+  return {"input_ids": ids, "input_mask": mask, "segment_ids": segments}
+
+
+def test_skip_padding_gives_the_original_real_tokens_pooled_output_and_gradients():
+  """BertModel.skip_padding runs the per-token layers on the real tokens only: real
+  positions of every layer, the pooled output, the loss and every weight gradient are
+  the padded computation's (to float rounding); padded positions come out 0."""
+  model = modeling.BertClassifier(_config(), 3)
+  _load(model)
+  rng = np.random.RandomState(7)
+  f = _padded_batch(rng, _config().vocab_size, [12, 3, 7, 1, 12, 9], 12)
+  labels = tf.constant([0, 1, 2, 1, 0, 2])
+  real = f["input_mask"].astype(bool)
+
+  def run(skip):
+    model.bert.skip_padding = skip
+
+    @tf.function
+    def fn():
+      with tf.GradientTape() as tape:
+        out = model.bert(f, training=False)
+        logits = model(f, training=False)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+      grads = tape.gradient(loss, model.trainable_variables)
+      return out, loss, [tf.convert_to_tensor(g) for g in grads]
+    return fn()
+
+  try:
+    (ref, ref_loss, ref_grads), (got, loss, grads) = run(False), run(True)
+  finally:
+    model.bert.skip_padding = False
+  for a, b in zip(ref["all_encoder_layers"], got["all_encoder_layers"]):
+    np.testing.assert_allclose(b.numpy()[real], a.numpy()[real], atol=1e-5, rtol=0)
+    assert not b.numpy()[~real].any()
+  np.testing.assert_allclose(got["pooled_output"], ref["pooled_output"], atol=1e-5, rtol=0)
+  np.testing.assert_allclose(loss, ref_loss, atol=1e-6, rtol=0)
+  assert len(grads) == len(ref_grads) == len(model.trainable_variables)
+  for v, g, r in zip(model.trainable_variables, grads, ref_grads):
+    scale = max(float(np.abs(r).max()), 1e-3)
+    np.testing.assert_allclose(g, r, atol=1e-5 * scale, rtol=0, err_msg=v.path)
+
+
+def test_skip_padding_with_an_all_padding_row_and_dropout():
+  """A TPU-style padding example (mask all 0) keeps its first position; real rows are
+  unaffected by it; training mode (dropout) runs and gives finite outputs."""
+  model = modeling.BertModel(_config())
+  _load(model)
+  f = _padded_batch(np.random.RandomState(3), _config().vocab_size, [5, 8, 2], 8)
+  f["input_mask"][1] = 0
+  ref = model(f, training=False)["pooled_output"].numpy()
+  model.skip_padding = True
+  try:
+    got = model(f, training=False)["pooled_output"].numpy()
+    trained = model(f, training=True)["sequence_output"].numpy()
+  finally:
+    model.skip_padding = False
+  np.testing.assert_allclose(got[[0, 2]], ref[[0, 2]], atol=1e-5, rtol=0)
+  assert np.isfinite(got).all() and np.isfinite(trained).all()
+  full = _padded_batch(np.random.RandomState(4), _config().vocab_size, [8, 8], 8)  # no padding
+  ref = model(full, training=False)["sequence_output"].numpy()
+  model.skip_padding = True
+  try:
+    got = model(full, training=False)["sequence_output"].numpy()
+  finally:
+    model.skip_padding = False
+  np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)

@@ -123,3 +123,18 @@ def test_fast_path_equals_exact_path_on_any_unicode(tokenizers, text, lower):
 def test_bytes_input_never_crashes(tokenizers, data):
   tok = tokenizers[True]
   assert tok.tokenize(data) == tok.tokenize_exact(data.decode("utf-8", "ignore"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(_TEXT, max_size=8), lower=st.booleans())
+def test_batch_to_ids_equals_exact_path_text_by_text(tokenizers, texts, lower):
+  tok = tokenizers[lower]
+  want = [tok.convert_tokens_to_ids(tok.tokenize_exact(t)) for t in texts]
+  assert tok.tokenize_to_ids_batch(texts) == want
+  assert tok.tokenize_to_ids_batch(texts) == want  # second call: from the word cache
+
+
+def test_batch_to_ids_gives_none_for_a_piece_missing_from_the_vocab(tmp_path):
+  tok = tokenization.FullTokenizer(_toy_vocab(tmp_path, ["a", "##b", "."]))
+  assert tok.tokenize_to_ids_batch(["ab .", "ab c", "", "\u00e9", "A."]) == [
+      [0, 1, 2], None, [], None, [0, 2]]
