@@ -27,13 +27,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import common  # noqa: E402
 
 
-def build(strategy, num_train_steps=0, num_warmup_steps=0, dtype="float32"):
+def build(strategy, num_train_steps=0, num_warmup_steps=0, dtype="float32", use_xla=False):
   from bert_tf import classifier_job, configuration
   config = configuration.BertConfig.from_json_file(os.path.join(common.MINILM,
                                                                 "bert_config.json"))
   job = classifier_job.ClassifierJob(
       data_dir="", bert_config_file="", task_name="mrpc", vocab_file="", output_dir="",
-      learning_rate=2e-5, dtype=dtype)
+      learning_rate=2e-5, dtype=dtype, use_xla=use_xla)
   model, optimizer = classifier_job._build(job, config, common.NUM_LABELS, strategy,
                                            num_train_steps, num_warmup_steps)
   return job, model, optimizer
@@ -45,7 +45,7 @@ def run_train(args):
   strategy = training.resolve_strategy()
   total_steps = args.warmup + args.steps * args.windows
   job, model, optimizer = build(strategy, num_train_steps=1000, num_warmup_steps=100,
-                                dtype=args.dtype)
+                                dtype=args.dtype, use_xla=args.use_xla)
   batch = common.random_batch(args.batch, args.seq)
   batch["is_real_example"] = tf.ones([args.batch], tf.int32).numpy()
   dataset = tf.data.Dataset.from_tensors(batch).repeat()

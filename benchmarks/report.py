@@ -367,6 +367,11 @@ def render(results):
     w("| %s | ≥ %.1f× | %s | %s | %s |" % (name, need, _f(med, "%.3f×"), _f(worst, "%.3f×"),
                                            _status(med, need)))
   w("")
+  levers = os.path.join(HERE, "LEVERS.md")
+  if os.path.exists(levers):
+    with open(levers, encoding="utf-8") as f:
+      w(f.read().rstrip("\n"))
+      w("")
   return "\n".join(lines) + "\n"
 
 
