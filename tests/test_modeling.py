@@ -197,6 +197,46 @@ def test_skip_padding_gives_the_original_real_tokens_pooled_output_and_gradients
     np.testing.assert_allclose(g, r, atol=1e-5 * scale, rtol=0, err_msg=v.path)
 
 
+def test_classifier_last_layer_on_the_first_token_only_gives_the_same_logits_and_gradients():
+  """BertClassifier computes its last layer at position 0 only (keys/values from every
+  token): logits, loss and every weight gradient equal the full last layer's, padded or
+  packed (skip_padding), and the original fixture's logits still match."""
+  model = modeling.BertClassifier(_config(), 3)
+  _load(model)
+  assert model.last_layer_first_token_only  # the default
+  f = _padded_batch(np.random.RandomState(11), _config().vocab_size, [12, 3, 7, 1, 12, 9], 12)
+  f["input_mask"][3] = 0  # a TPU-style all-padding row
+  labels = tf.constant([0, 1, 2, 1, 0, 2])
+
+  def run(first_only, skip):
+    model.last_layer_first_token_only, model.bert.skip_padding = first_only, skip
+
+    @tf.function
+    def fn():
+      with tf.GradientTape() as tape:
+        logits = model(f, training=False)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+      return logits, loss, [tf.convert_to_tensor(g) for g in tape.gradient(
+          loss, model.trainable_variables)]
+    return fn()
+
+  try:
+    for skip in (False, True):  # (skip_padding's all-padding row differs from the padded one)
+      ref_logits, ref_loss, ref_grads = run(False, skip)
+      logits, loss, grads = run(True, skip)
+      np.testing.assert_allclose(logits, ref_logits, atol=1e-5, rtol=0)
+      np.testing.assert_allclose(loss, ref_loss, atol=1e-6, rtol=0)
+      for v, g, r in zip(model.trainable_variables, grads, ref_grads):
+        scale = max(float(np.abs(r).max()), 1e-3)
+        np.testing.assert_allclose(g, r, atol=1e-5 * scale, rtol=0, err_msg=v.path)
+      # the last layer's query/FFN really see only B rows: their gradients are not zero
+      assert all(np.abs(g).max() > 0 for g in grads)
+  finally:
+    model.last_layer_first_token_only, model.bert.skip_padding = True, False
+  out = model.bert(f, training=False, pooled_only=True)
+  assert set(out) == {"pooled_output"}
+
+
 def test_skip_padding_with_an_all_padding_row_and_dropout():
   """A TPU-style padding example (mask all 0) keeps its first position; real rows are
   unaffected by it; training mode (dropout) runs and gives finite outputs."""
