@@ -986,16 +986,6 @@ def _featurize(example, label_map, label_list, max_seq_length, tokenizer):
                                   _label_id(example, label_map, label_list))
 
 
-def _featurize_ids(example, ids_a, ids_b, cls_sep, label_map, label_list, max_seq_length):
-  """`_featurize` from the ids of the example's texts (ids_b None without text_b).
-
-  Returns (unpadded input_ids, InputFeatures).
-  """
-  input_ids, segment_ids = _pair_layout(ids_a, ids_b, cls_sep[0], cls_sep[1], max_seq_length)
-  return input_ids, _padded_features(input_ids, segment_ids, max_seq_length,
-                                     _label_id(example, label_map, label_list))
-
-
 def _padded_features(input_ids, segment_ids, max_seq_length, label_id):
   """Real-example InputFeatures: ids, mask and segments zero-padded to S."""
   padding = [0] * (max_seq_length - len(input_ids))
@@ -1069,54 +1059,98 @@ def convert_single_example(ex_index, example, label_list, max_seq_length,
                   max_seq_length, tokenizer)
 
 
-# Examples tokenized per call of a tokenizer's tokenize_to_ids_batch.
+# Examples tokenized per call of a tokenizer's tokenize_to_id_spans.
 _TOKENIZE_CHUNK = 4096
+
+
+def _pair_lengths(len_a, len_b, max_length):
+  """The lengths `_truncate_seq_pair` leaves, without popping one token at a time.
+
+  It pops from the longer list (b on a tie) until the total fits: the longer one
+  loses the excess if that does not make it the shorter, else both end at half
+  the budget, a keeping the odd token (a tie pops b first).
+  """
+  excess = len_a + len_b - max_length
+  if excess <= 0:
+    return len_a, len_b
+  if len_a > len_b and len_a - len_b >= excess:
+    return len_a - excess, len_b
+  if len_b >= len_a and len_b - len_a >= excess:
+    return len_a, len_b - excess
+  return (max_length + 1) // 2, max_length // 2
 
 
 def _iter_features(examples, label_list, max_seq_length, tokenizer):
   """Yields the InputFeatures of `examples` in order, logging like the original.
 
   With a FullTokenizer the texts are tokenized a chunk at a time straight to
-  ids (`tokenize_to_ids_batch`, tested equal to the token path); any other
-  tokenizer object, and any example whose ids could not be looked up, takes
-  the original per-example token path.
+  ids (`tokenize_to_id_spans`, tested equal to the token path) and each
+  feature is built from slices of the chunk's flat id list -- the same lists
+  `_featurize` builds (tests/test_classifier_data.py compares every shipped
+  GLUE file).  Any other tokenizer object, and any example whose ids could not
+  be looked up, takes the original per-example token path.
   """
   _check_max_seq_length(max_seq_length)
   label_map = _label_map(label_list)
   total = len(examples)
-  batch_ids = getattr(tokenizer, "tokenize_to_ids_batch", None)
+  id_spans = getattr(tokenizer, "tokenize_to_id_spans", None)
   vocab = getattr(tokenizer, "vocab", {})
-  cls_sep = (vocab.get("[CLS]"), vocab.get("[SEP]"))
-  if batch_ids is None or None in cls_sep:
-    chunk = 1
-  else:
-    chunk = _TOKENIZE_CHUNK
-  for start in range(0, total, chunk):
-    part = examples[start:start + chunk]
-    ids = iter(())
-    if chunk > 1:
-      texts = []
-      for example in part:
-        if not isinstance(example, PaddingInputExample):
-          texts.append(example.text_a)
-          if example.text_b:
-            texts.append(example.text_b)
-      ids = iter(batch_ids(texts))
-    for ex_index, example in enumerate(part, start):
+  cls, sep = vocab.get("[CLS]"), vocab.get("[SEP]")
+  if id_spans is None or cls is None or sep is None:
+    for ex_index, example in enumerate(examples):
       if ex_index % 10000 == 0:
         logging.info("Writing example %d of %d" % (ex_index, total))
-      if chunk == 1 or isinstance(example, PaddingInputExample):
-        yield _convert(ex_index, example, label_map, label_list, max_seq_length, tokenizer)
+      yield _convert(ex_index, example, label_map, label_list, max_seq_length, tokenizer)
+    return
+  seq = max_seq_length
+  zeros = [0] * seq
+  masks = [[1] * n + [0] * (seq - n) for n in range(seq + 1)]  # copied per feature
+  pair_segments = {}  # (len(cls a sep), len(b sep)) -> segment ids, copied per feature
+  for chunk_start in range(0, total, _TOKENIZE_CHUNK):
+    part = examples[chunk_start:chunk_start + _TOKENIZE_CHUNK]
+    texts = []
+    for example in part:
+      if not isinstance(example, PaddingInputExample):
+        texts.append(example.text_a)
+        if example.text_b:
+          texts.append(example.text_b)
+    flat, spans = id_spans(texts)
+    next_span = iter(spans).__next__
+    for ex_index, example in enumerate(part, chunk_start):
+      if ex_index % 10000 == 0:
+        logging.info("Writing example %d of %d" % (ex_index, total))
+      if isinstance(example, PaddingInputExample):
+        yield _padding_features(seq)
         continue
-      ids_a = next(ids)
-      ids_b = next(ids) if example.text_b else None
-      if ids_a is None or (example.text_b and ids_b is None):
-        yield _convert(ex_index, example, label_map, label_list, max_seq_length, tokenizer)
+      text_b = example.text_b
+      span_a = next_span()
+      span_b = next_span() if text_b else None
+      if span_a is None or (text_b and span_b is None):
+        yield _convert(ex_index, example, label_map, label_list, seq, tokenizer)
         continue
-      input_ids, feature = _featurize_ids(example, ids_a, ids_b, cls_sep, label_map,
-                                          label_list, max_seq_length)
+      label_id = label_map.get(example.label) if label_map is not None else None
+      if label_id is None:
+        label_id = _label_id(example, label_map, label_list)  # regression, or DataError
+      start_a, end_a = span_a
+      if span_b is not None and span_b[1] > span_b[0]:  # a pair (tokens_b non-empty)
+        start_b, end_b = span_b
+        len_a, len_b = _pair_lengths(end_a - start_a, end_b - start_b, seq - 3)
+        n = len_a + len_b + 3
+        input_ids = [cls, *flat[start_a:start_a + len_a], sep,
+                     *flat[start_b:start_b + len_b], sep, *zeros[n:]]
+        segments = pair_segments.get((len_a, len_b))
+        if segments is None:
+          segments = pair_segments[(len_a, len_b)] = (
+              [0] * (len_a + 2) + [1] * (len_b + 1) + zeros[n:])
+        segment_ids = segments[:]
+      else:  # a single text, or an empty tokens_b: cut to S - 2
+        end_a = min(end_a, start_a + seq - 2)
+        n = end_a - start_a + 2
+        input_ids = [cls, *flat[start_a:end_a], sep, *zeros[n:]]
+        segment_ids = zeros[:]
+      feature = InputFeatures(input_ids, masks[n][:], segment_ids, label_id, True)
       if ex_index < 5:
-        _log_example(example, tokenizer.convert_ids_to_tokens(input_ids), feature)
+        _log_example(example, tokenizer.convert_ids_to_tokens(input_ids[:n]), feature)
       yield feature
 
 

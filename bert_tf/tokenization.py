@@ -20,7 +20,6 @@ tested equal to the step-by-step path (`FullTokenizer.tokenize_exact`).
 """
 
 import collections
-import itertools
 import re
 import unicodedata
 
@@ -255,14 +254,16 @@ _ASCII_CLEAN = {c: None for c in list(range(0, 32)) + [127]}
 _ASCII_CLEAN.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
 _ASCII_PUNCT = r"!-/:-@\[-`{-~"
 _ASCII_SPLIT = re.compile(r"[^ %s]+|[%s]" % (_ASCII_PUNCT, _ASCII_PUNCT))
-# Batch form: ASCII texts joined by a non-ASCII separator go through the
-# character-wise clean and lower-case steps and the split as one string; the
-# separator comes out as a word of its own, so each text gets exactly the words
-# it would get alone.
-_BATCH_SEPARATOR = "\ue000"
-_BATCH_SPLIT = re.compile(r"[^ %s\ue000]+|[%s]|\ue000" % (_ASCII_PUNCT, _ASCII_PUNCT))
-_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SEPARATOR_ID, _MISSING_ID = -1, -2  # markers in the chunk's flat id list
+# Batch form: ASCII texts joined by " \ue000 " go through the clean and lower-case
+# steps as one string, then str.split() (after cleaning, the only whitespace left
+# in ASCII text is " ") -- the separator is a chunk of its own.  Each
+# space-free chunk's ids are its _ASCII_SPLIT words' WordPiece ids, cached per
+# chunk as int32 bytes, so a whole batch's ids are one bytes join.
+_BATCH_SEPARATOR = " \ue000 "
+_SEPARATOR_ID, _MISSING_ID = -1, -2  # markers in a batch's flat ids
+_SEPARATOR_BYTES = np.array([_SEPARATOR_ID], np.int32).tobytes()
+_MISSING_BYTES = np.array([_MISSING_ID], np.int32).tobytes()
+_CHUNK_CACHE_SIZE = 1_000_000
 
 
 class FullTokenizer(object):
@@ -275,7 +276,7 @@ class FullTokenizer(object):
     self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
     self._word_cache = {}
-    self._word_ids_cache = {}
+    self._chunk_ids_cache = {_BATCH_SEPARATOR.strip(): _SEPARATOR_BYTES}
 
   def tokenize(self, text):
     """Fast path; always equal to `tokenize_exact`."""
@@ -292,66 +293,81 @@ class FullTokenizer(object):
     for word in words:
       pieces = cache.get(word)
       if pieces is None:
-        pieces = self.wordpiece_tokenizer.tokenize_word(word)
-        if len(cache) < 1_000_000:
-          cache[word] = pieces
+        pieces = self._pieces(word)
       out.extend(pieces)
     return out
 
   def tokenize_to_ids_batch(self, texts):
     """The ids of each text: [convert_tokens_to_ids(tokenize(t)) for t in texts].
 
-    Faster for many texts: the ASCII ones are cleaned, lower-cased and split as
-    one joined string, every word's ids come from a cache, and the texts' ids
-    are cut out of one flat list at the separators.  A text with a word piece
-    that is not in the vocab (only possible when "[UNK]" is missing from it)
-    gives None instead of raising, so the caller can fall back to the token
-    path and fail (or not, after truncation) exactly where the original would.
+    A text with a word piece that is not in the vocab (only possible when
+    "[UNK]" is missing from it) gives None instead of raising, so the caller
+    can fall back to the token path and fail (or not, after truncation)
+    exactly where the original would.  See tokenize_to_id_spans.
+    """
+    flat, spans = self.tokenize_to_id_spans(texts)
+    return [None if span is None else flat[span[0]:span[1]] for span in spans]
+
+  def tokenize_to_id_spans(self, texts):
+    """All texts' ids in one flat list: (flat, spans), text i's ids being
+    flat[spans[i][0]:spans[i][1]] (spans[i] None: a piece missing, as above).
+
+    Faster than one text at a time: the ASCII texts are cleaned, lower-cased
+    and split as one joined string, each new space-free chunk goes through the
+    basic split and WordPiece once (then a chunk -> ids cache), and the ids of
+    all texts come out of one bytes join.
     """
     texts = [convert_to_unicode(t) for t in texts]
-    out = [None] * len(texts)
-    ascii_positions = []
+    ascii_texts = [t for t in texts if t.isascii()]
+    flat, bounds, missing = [], [], set()
+    if ascii_texts:
+      joined = _BATCH_SEPARATOR.join(ascii_texts + [""])  # the last text ends with one too
+      if not all(map(str.isprintable, ascii_texts)):  # ASCII: False only for C0 and DEL
+        joined = joined.translate(_ASCII_CLEAN)
+      if self.do_lower_case:
+        joined = joined.lower()
+      chunks = joined.split()
+      cache = self._chunk_ids_cache
+      pieces = list(map(cache.get, chunks))
+      if None in pieces:  # chunks not cached yet: basic split + WordPiece once each
+        new = {}
+        for chunk in set(chunks).difference(cache):
+          ids = self._ids_or_none([p for word in _ASCII_SPLIT.findall(chunk)
+                                   for p in self._pieces(word)])
+          new[chunk] = _MISSING_BYTES if ids is None else np.array(ids, np.int32).tobytes()
+        pieces = list(map(new.get, chunks, pieces))  # new.get(chunk, cached ids)
+        if len(cache) < _CHUNK_CACHE_SIZE:
+          cache.update(new)
+      packed = b"".join(pieces)
+      ids = np.frombuffer(packed, np.int32)
+      flat = ids.tolist()
+      bounds = np.flatnonzero(ids == _SEPARATOR_ID).tolist()
+      missing_positions = np.flatnonzero(ids == _MISSING_ID)
+      if missing_positions.size:  # the texts holding them: their separator is the next one
+        missing = set(np.searchsorted(bounds, missing_positions).tolist())
+    spans = [None] * len(texts)
+    k, start = 0, 0
     for i, text in enumerate(texts):
       if text.isascii():
-        ascii_positions.append(i)
+        end = bounds[k]
+        if k not in missing:
+          spans[i] = (start, end)
+        k, start = k + 1, end + 1
       else:
-        out[i] = self._ids_or_none(self.tokenize(text))
-    if not ascii_positions:
-      return out
-    # A trailing separator ends the last text too.
-    joined = _BATCH_SEPARATOR.join([texts[i] for i in ascii_positions] + [""])
-    if _ASCII_CONTROL.search(joined):
-      joined = joined.translate(_ASCII_CLEAN)
-    if self.do_lower_case:
-      joined = joined.lower()
-    words = _BATCH_SPLIT.findall(joined)
-    cache = self._word_ids_cache
-    cache[_BATCH_SEPARATOR] = [_SEPARATOR_ID]
-    pieces = list(map(cache.get, words))
-    if None in pieces:
-      pieces = [p if p is not None else self._word_ids(w, missing=[_MISSING_ID])
-                for p, w in zip(pieces, words)]
-    flat = list(itertools.chain.from_iterable(pieces))
-    any_missing = _MISSING_ID in flat
-    start = 0
-    for i in ascii_positions:
-      end = flat.index(_SEPARATOR_ID, start)
-      ids = flat[start:end]
-      start = end + 1
-      if not (any_missing and _MISSING_ID in ids):
-        out[i] = ids
-    return out
+        ids = self._ids_or_none(self.tokenize(text))
+        if ids is not None:
+          spans[i] = (len(flat), len(flat) + len(ids))
+          flat.extend(ids)
+    return flat, spans
 
-  def _word_ids(self, word, missing=None):
-    """The ids of one basic-tokenized word's pieces (cached), or `missing`."""
-    ids = self._word_ids_cache.get(word)
-    if ids is None:
-      ids = self._ids_or_none(self.wordpiece_tokenizer.tokenize_word(word))
-      if ids is None:
-        return missing
-      if len(self._word_ids_cache) < 1_000_000:
-        self._word_ids_cache[word] = ids
-    return ids
+  def _pieces(self, word):
+    """WordPiece tokens of one basic-tokenized word (cached)."""
+    pieces = self._word_cache.get(word)
+    if pieces is None:
+      pieces = self.wordpiece_tokenizer.tokenize_word(word)
+      if len(self._word_cache) < _CHUNK_CACHE_SIZE:
+        self._word_cache[word] = pieces
+    return pieces
 
   def _ids_or_none(self, tokens):
     vocab = self.vocab

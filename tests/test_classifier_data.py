@@ -192,6 +192,34 @@ def test_truncate_seq_pair_pops_longer_then_b_on_tie():
   assert (a, b) == (list("ab"), list("x"))
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.integers(0, 40), st.integers(0, 40), st.integers(0, 45))
+def test_pair_lengths_equal_popping_one_token_at_a_time(len_a, len_b, budget):
+  a, b = list(range(len_a)), list(range(len_b))
+  cd._truncate_seq_pair(a, b, budget)
+  assert cd._pair_lengths(len_a, len_b, budget) == (len(a), len(b))
+
+
+_WORDS = ["the", "movie", "un", "##believable", "a", "b", "!", " ", "  ", "\t", "caf\u00e9",
+          "zzqxj", "running", ",", "x" * 30, "\u4e2d", "Hello", ""]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from(_WORDS), max_size=30),
+                          st.one_of(st.none(), st.lists(st.sampled_from(_WORDS), max_size=30)),
+                          st.sampled_from(["0", "1"])), min_size=1, max_size=12),
+       st.integers(3, 20))
+def test_fast_features_equal_original_path_on_random_pairs(rows, seq):
+  """Singles, pairs, empty and whitespace-only text_b, non-ASCII, long words."""
+  tokenizer = FullTokenizer(VOCAB)
+  examples = [cd.InputExample("r-%d" % i, " ".join(a), None if b is None else " ".join(b), y)
+              for i, (a, b, y) in enumerate(rows)]
+  fast = cd.convert_examples_to_features(examples, ["0", "1"], seq, FullTokenizer(VOCAB))
+  original = _OriginalPathTokenizer(tokenizer)
+  assert fast == [cd.convert_single_example(i, e, ["0", "1"], seq, original)
+                  for i, e in enumerate(examples)]
+
+
 def test_pair_truncation_and_segments(tokenizer):
   # "a b c d e f" is 6 tokens, "x y" 2; max 8 leaves 5 for the pair.
   feature = cd.convert_single_example(9, cd.InputExample(
