@@ -95,7 +95,8 @@ flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"],
 flags.DEFINE_integer("gradient_accumulation_steps", 1,
                      "[bert_tf] Accumulate gradients over N batches of train_batch_size before "
                      "each update (same update as one N-times larger batch).")
-flags.DEFINE_bool("use_xla", False, "[bert_tf] Compile the training step with XLA.")
+flags.DEFINE_bool("use_xla", False, "[bert_tf] Compile the training step and the eval/predict "
+                  "forward pass with XLA.")
 flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16", "float16"],
                   "[bert_tf] Compute dtype. bfloat16/float16 = mixed precision: matmuls and "
                   "activations in 16 bits, variables, optimizer and checkpoints float32 under "

@@ -90,14 +90,14 @@ def run_predict(args):
   import tensorflow as tf
   from bert_tf import checkpoints, classifier_data, classifier_job, training
   strategy = training.resolve_strategy()
-  job, model, _ = build(strategy)
+  job, model, _ = build(strategy, use_xla=args.use_xla)  # (XLA: no skip_padding)
   checkpoints.init_from_checkpoint(model.original_variables(),
                                    os.path.join(common.MINILM, "bert_model.ckpt"), log=False)
   predict_fn = classifier_job._predict_fn(model, common.NUM_LABELS)
   # training.predict_batches' forward (it builds this tf.function per call; built once
   # here so that the windows time the steady state, not tracing).
   fn = tf.function(lambda f: strategy.run(predict_fn, args=(f,)), jit_compile=args.use_xla)
-  results = {"system": "bert_tf" + (" jit" if args.use_xla else "") +
+  results = {"system": "bert_tf" + (" --use_xla" if args.use_xla else "") +
                        (", tf.data autotune on (stall check)" if args.autotune else ""),
              "mode": "predict",
              "seq": args.seq, "weights": "converted MiniLM (bert_model.ckpt)", "by_batch": {}}

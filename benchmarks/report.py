@@ -137,6 +137,8 @@ def render(results):
   if pred_keys:
     base = _job(results, "predict/bert_tf")
     base_r = base["result"]["by_batch"] if base else {}
+    xla = _job(results, "predict/bert_tf_xla")
+    xla_r = xla["result"]["by_batch"] if xla else {}
     batches = sorted({b for k in pred_keys if jobs[k].get("ok")
                       for b in jobs[k]["result"]["by_batch"]}, key=int)
     w("## (b) Predict at fixed shape")
@@ -185,6 +187,12 @@ def render(results):
             target_rows.append(("(b) predict batch %s vs %s" % (b, name), TARGETS["predict"],
                                 _ratio(br["ex_per_s_median"], pr["ex_per_s_median"]),
                                 _ratio(br["ex_per_s_min"], pr["ex_per_s_max"])))
+          xr = xla_r.get(b)
+          if pr and xr:
+            target_rows.append(("(b) predict batch %s, bert_tf --use_xla vs %s" % (b, name),
+                                TARGETS["predict"],
+                                _ratio(xr["ex_per_s_median"], pr["ex_per_s_median"]),
+                                _ratio(xr["ex_per_s_min"], pr["ex_per_s_max"])))
 
   # ---------------------------------------------------------------- (c) real job
   real_keys = [k for k in jobs if k.startswith("real_job/")]

@@ -238,6 +238,8 @@ def fixed_jobs(a):
       Job("train/bert_tf_bf16", "bert_tf Trainer --dtype=bfloat16",
           [bt, "--mode", "train", "--dtype", "bfloat16"] + tr, t_train),
       Job("predict/bert_tf", "bert_tf predict", [bt, "--mode", "predict"] + pr, 1800),
+      Job("predict/bert_tf_xla", "bert_tf predict --use_xla",
+          [bt, "--mode", "predict", "--use_xla"] + pr, 1800),
       Job("predict/bert_tf_autotune", "bert_tf predict, tf.data autotune on (stall check)",
           [bt, "--mode", "predict", "--autotune"] + pr, 1800),
       Job("predict/keras_hub", "keras-hub predict", [kh, "--mode", "predict"] + pr, 1800),

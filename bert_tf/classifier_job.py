@@ -285,7 +285,8 @@ def run(job):
         eval_file, job.max_seq_length, job.eval_batch_size, is_training=False,
         drop_remainder=job.use_tpu, is_regression=is_regression)
     t0 = time.time()
-    out = training.predict_batches(strategy, predict_fn, dataset, trim=_trim(job))
+    out = training.predict_batches(strategy, predict_fn, dataset, trim=_trim(job),
+                                   use_xla=job.use_xla)
     metrics = _eval_metrics(out, job.eval_batch_size, is_regression)
     metrics["global_step"] = np.int64(global_step)
     logging.info("Evaluation took %.1f s", time.time() - t0)
@@ -310,7 +311,8 @@ def run(job):
     dataset = classifier_data.make_dataset(
         predict_file, job.max_seq_length, job.predict_batch_size, is_training=False,
         drop_remainder=job.use_tpu, is_regression=is_regression)
-    out = training.predict_batches(strategy, predict_fn, dataset, trim=_trim(job))
+    out = training.predict_batches(strategy, predict_fn, dataset, trim=_trim(job),
+                                   use_xla=job.use_xla)
     path = os.path.join(job.output_dir, "test_results.tsv")
     write_test_results(path, out["probabilities"], num_actual)
     results["predict"] = path
@@ -358,7 +360,8 @@ def _evaluator(job, strategy, model, num_labels, is_regression, processor, label
   state = {"best": _read_metric(os.path.join(best_dir, "eval_results.txt"), metric), "bad": 0}
 
   def evaluate(step):
-    out = training.predict_batches(strategy, predict_fn, dataset, trim=_trim(job))
+    out = training.predict_batches(strategy, predict_fn, dataset, trim=_trim(job),
+                                   use_xla=job.use_xla)
     metrics = _eval_metrics(out, job.eval_batch_size, is_regression)
     metrics["global_step"] = np.int64(step)
     if metric not in metrics:

