@@ -207,8 +207,10 @@ class SelfAttention(keras.layers.Layer):
       _, b, s, _ = packing
       qkv = _unpack(qkv, packing)
     qkv = tf.reshape(qkv, [b, s, 3, a, d])
-    qkv = tf.transpose(qkv, [2, 0, 3, 1, 4])  # [3,B,A,S,d]
-    q, k, v = qkv[0] * (1.0 / math.sqrt(float(d))), qkv[1], qkv[2]
+    # [3,B,A,S,d] -> q, k, v.  unstack, not qkv[i]: the gradient of an index is a
+    # zero-filled [3,B,A,S,d] per slice (StridedSliceGrad, ~10% of a real step).
+    q, k, v = tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]))
+    q = q * (1.0 / math.sqrt(float(d)))
     scores = tf.matmul(q, k, transpose_b=True)  # [B,A,S,S]
     scores = scores + tf.cast(attention_adder, scores.dtype)  # [B,1,1,S]
     if scores.dtype == tf.float32:
@@ -238,17 +240,17 @@ class SelfAttention(keras.layers.Layer):
     else:
       _, b, s, _ = packing
       kv = _unpack(kv, packing)
-    kv = tf.transpose(tf.reshape(kv, [b, s, 2, a, d]), [2, 0, 3, 1, 4])  # [2,B,A,S,d]
+    k, v = tf.unstack(tf.transpose(tf.reshape(kv, [b, s, 2, a, d]), [2, 0, 3, 1, 4]))
     q = tf.matmul(x_first, tf.cast(self.query.kernel, x.dtype)) + tf.cast(self.query.bias, x.dtype)
     q = tf.reshape(q * (1.0 / math.sqrt(float(d))), [b, a, 1, d])
-    scores = tf.matmul(q, kv[0], transpose_b=True)  # [B,A,1,S]
+    scores = tf.matmul(q, k, transpose_b=True)  # [B,A,1,S]
     scores = scores + tf.cast(attention_adder, scores.dtype)
     if scores.dtype == tf.float32:
       probs = tf.nn.softmax(scores)
     else:
       probs = tf.cast(tf.nn.softmax(tf.cast(scores, tf.float32)), scores.dtype)
     probs = self.probs_dropout(probs, training=training)
-    return tf.reshape(tf.matmul(probs, kv[1]), [b, a * d])  # [B,H]
+    return tf.reshape(tf.matmul(probs, v), [b, a * d])  # [B,H]
 
   def original_variables(self, prefix):
     out = {}
