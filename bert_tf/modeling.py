@@ -195,21 +195,27 @@ class SelfAttention(keras.layers.Layer):
       layer.build(input_shape)
     self.built = True
 
-  def call(self, x, attention_adder, training=False, packing=None):
-    a, d = self.num_heads, self.head_size
-    projections = (self.query, self.key, self.value)
-    kernel = tf.concat([tf.cast(p.kernel, x.dtype) for p in projections], axis=1)  # [H,3H]
-    bias = tf.concat([tf.cast(p.bias, x.dtype) for p in projections], axis=0)  # [3H]
-    qkv = tf.matmul(tf.reshape(x, [-1, a * d]), kernel) + bias  # [B*S or T, 3H]
+  def _heads(self, x, projections, packing):
+    """The projections of x as one [H, nH] matmul -> n tensors [B,A,S,d], then B, S.
+
+    Split with unstack, not [i]: the gradient of an index is a zero-filled
+    [n,B,A,S,d] per slice (StridedSliceGrad, ~10% of a real step).
+    """
+    a, d, n = self.num_heads, self.head_size, len(projections)
+    kernel = tf.concat([tf.cast(p.kernel, x.dtype) for p in projections], axis=1)  # [H,nH]
+    bias = tf.concat([tf.cast(p.bias, x.dtype) for p in projections], axis=0)  # [nH]
+    y = tf.matmul(tf.reshape(x, [-1, a * d]), kernel) + bias  # [B*S or T, nH]
     if packing is None:
       b, s = tf.shape(x)[0], tf.shape(x)[1]
     else:
       _, b, s, _ = packing
-      qkv = _unpack(qkv, packing)
-    qkv = tf.reshape(qkv, [b, s, 3, a, d])
-    # [3,B,A,S,d] -> q, k, v.  unstack, not qkv[i]: the gradient of an index is a
-    # zero-filled [3,B,A,S,d] per slice (StridedSliceGrad, ~10% of a real step).
-    q, k, v = tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]))
+      y = _unpack(y, packing)
+    heads = tf.unstack(tf.transpose(tf.reshape(y, [b, s, n, a, d]), [2, 0, 3, 1, 4]))
+    return tuple(heads) + (b, s)
+
+  def call(self, x, attention_adder, training=False, packing=None):
+    a, d = self.num_heads, self.head_size
+    q, k, v, b, s = self._heads(x, (self.query, self.key, self.value), packing)
     q = q * (1.0 / math.sqrt(float(d)))
     scores = tf.matmul(q, k, transpose_b=True)  # [B,A,S,S]
     scores = scores + tf.cast(attention_adder, scores.dtype)  # [B,1,1,S]
@@ -232,15 +238,7 @@ class SelfAttention(keras.layers.Layer):
     classifier, whose other positions nothing reads.
     """
     a, d = self.num_heads, self.head_size
-    kernel = tf.concat([tf.cast(p.kernel, x.dtype) for p in (self.key, self.value)], axis=1)
-    bias = tf.concat([tf.cast(p.bias, x.dtype) for p in (self.key, self.value)], axis=0)
-    kv = tf.matmul(tf.reshape(x, [-1, a * d]), kernel) + bias  # [B*S or T, 2H]
-    if packing is None:
-      b, s = tf.shape(x)[0], tf.shape(x)[1]
-    else:
-      _, b, s, _ = packing
-      kv = _unpack(kv, packing)
-    k, v = tf.unstack(tf.transpose(tf.reshape(kv, [b, s, 2, a, d]), [2, 0, 3, 1, 4]))
+    k, v, b, s = self._heads(x, (self.key, self.value), packing)
     q = tf.matmul(x_first, tf.cast(self.query.kernel, x.dtype)) + tf.cast(self.query.bias, x.dtype)
     q = tf.reshape(q * (1.0 / math.sqrt(float(d))), [b, a, 1, d])
     scores = tf.matmul(q, k, transpose_b=True)  # [B,A,1,S]
