@@ -127,6 +127,7 @@ def _build(job, config, num_labels, strategy, num_train_steps=0, num_warmup_step
     model.build()
     # Per-token layers on the real tokens only (exact; XLA needs static shapes).
     model.bert.skip_padding = _trim(job) and not job.use_xla
+    model.bert.fused_gelu = True  # one XLA kernel per bucketed shape (modeling.gelu)
     optimizer = optimization.create_optimizer(
         job.optimizer, job.learning_rate, num_train_steps, num_warmup_steps,
         lr_step_offset=1 if job.lr_schedule == "original" else 0)

@@ -208,6 +208,7 @@ def run(job):
   with strategy.scope(), modeling.dtype_policy(job.dtype):
     model = modeling.BertPretrainer(config)
     model.build()
+    model.bert.fused_gelu = True  # fixed [B,S,I] shapes: one XLA kernel (modeling.gelu)
     optimizer = optimization.create_optimizer(
         job.optimizer, job.learning_rate, job.num_train_steps, job.num_warmup_steps,
         lr_step_offset=1 if job.lr_schedule == "original" else 0)

@@ -123,6 +123,81 @@ def test_gelu_hand_written_gradient_equals_autodiff_of_the_original_formula():
   np.testing.assert_allclose(tape.gradient(ours, x32), tape.gradient(ref, x32), atol=1e-6, rtol=0)
 
 
+def test_fused_gelu_is_the_same_maths_as_one_xla_kernel():
+  """gelu(fused=True) runs the same forward and hand-written gradient compiled by XLA;
+  a bool tensor picks per call.  Float32 rounding differs by at most ~1e-6."""
+  x = tf.constant(np.linspace(-8, 8, 4001), tf.float32)
+  dy = tf.constant(np.random.RandomState(0).uniform(-2, 2, 4001), tf.float32)
+  results = {}
+  for fused in (False, True, tf.constant(True), tf.constant(False)):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = modeling.gelu(x, fused=fused)
+    results[str(fused)] = (y.numpy(), tape.gradient(y, x, output_gradients=dy).numpy())
+  plain, xla = results["False"], results["True"]
+  np.testing.assert_allclose(xla[0], plain[0], atol=2e-6, rtol=0)
+  np.testing.assert_allclose(xla[1], plain[1], atol=2e-5, rtol=0)  # |dy| <= 2, gelu' <= 1.13
+  for chosen, expected in ((str(tf.constant(True)), xla), (str(tf.constant(False)), plain)):
+    np.testing.assert_array_equal(results[chosen][0], expected[0])
+    np.testing.assert_array_equal(results[chosen][1], expected[1])
+
+
+def test_fused_gelu_runs_only_on_unpacked_or_dense_batches(monkeypatch):
+  """BertModel.fused_gelu: the XLA kernels run in every full layer when nothing is packed
+  away (a [B,S,I] batch, or a packed batch without padding), never for a packed batch of
+  arbitrary token count (XLA would compile per count); logits and gradients unchanged."""
+  calls = []  # appended to when the graph really runs a kernel (a py_function)
+  forward_xla, backward_xla = modeling._gelu_forward_xla, modeling._gelu_backward_xla
+
+  def counted(kernel, name):
+    def run(*args):
+      with tf.control_dependencies([tf.py_function(lambda: calls.append(name) or 0, [], tf.int32)]):
+        return kernel(*args)
+    return run
+
+  counting_forward = counted(forward_xla, "forward")
+  counting_backward = counted(backward_xla, "backward")
+
+  monkeypatch.setattr(modeling, "_gelu_forward_xla", counting_forward)
+  monkeypatch.setattr(modeling, "_gelu_backward_xla", counting_backward)
+  model = modeling.BertClassifier(_config(), 3)
+  _load(model)
+  rng = np.random.RandomState(5)
+  padded = _padded_batch(rng, _config().vocab_size, [12, 3, 7, 12], 12)
+  full = _padded_batch(rng, _config().vocab_size, [12, 12, 12, 12], 12)
+  labels = tf.constant([0, 1, 2, 1])
+  full_layers = _config().num_hidden_layers - 1  # the last one runs on [B,I] only
+
+  def run(f, fused, skip):
+    model.bert.fused_gelu, model.bert.skip_padding = fused, skip
+    del calls[:]
+
+    @tf.function
+    def fn():
+      with tf.GradientTape() as tape:
+        logits = model(f, training=False)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+      return logits, [tf.convert_to_tensor(g) for g in tape.gradient(
+          loss, model.trainable_variables)]
+    out = fn()
+    return out, (calls.count("forward"), calls.count("backward"))
+
+  try:
+    for f, skip, expected_calls in ((padded, False, (full_layers, full_layers)),
+                                    (full, True, (full_layers, full_layers)),
+                                    (padded, True, (0, 0))):
+      (ref_logits, ref_grads), n = run(f, False, skip)
+      assert n == (0, 0)
+      (logits, grads), n = run(f, True, skip)
+      assert n == expected_calls, (skip, n)
+      np.testing.assert_allclose(logits, ref_logits, atol=1e-5, rtol=0)
+      for v, g, r in zip(model.trainable_variables, grads, ref_grads):
+        scale = max(float(np.abs(r).max()), 1e-3)
+        np.testing.assert_allclose(g, r, atol=1e-5 * scale, rtol=0, err_msg=v.path)
+  finally:
+    model.bert.fused_gelu, model.bert.skip_padding = False, False
+
+
 def test_shapes_like_original_modeling_test():
   cfg = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=5, num_attention_heads=4,
                    intermediate_size=37)
