@@ -242,3 +242,20 @@ def test_format_duration():
   assert training.format_duration(3725) == "1h02m05s"
   assert training.format_duration(65) == "1m05s"
   assert training.format_duration(5) == "5s"
+
+
+@pytest.mark.parametrize("setting, expected", [(None, "1 True"), ("0", "0 False")])
+def test_import_turns_on_onednn_kernels_unless_the_environment_says_otherwise(setting, expected):
+  """`import bert_tf` before TensorFlow sets TF_ENABLE_ONEDNN_OPTS=1 (TensorFlow's own
+  default is off on CPUs without AVX-512 VNNI/AMX, where its batched matmuls then run on
+  one core); an explicit value in the environment is kept."""
+  env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+  if setting is not None:
+    env["TF_ENABLE_ONEDNN_OPTS"] = setting
+  code = ("import os, bert_tf, tensorflow\n"
+          "from tensorflow.python.util import _pywrap_util_port\n"
+          "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], _pywrap_util_port.IsMklEnabled())\n")
+  proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                        cwd=ROOT, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.strip().splitlines()[-1] == expected
