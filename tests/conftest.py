@@ -2,14 +2,16 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+TESTS = os.path.dirname(os.path.abspath(__file__))
+# The repo (for bert_tf) and tests/ (for `helpers`) first on the path, wherever a test file sits.
+for _path in (os.path.dirname(TESTS), TESTS):
+  if _path not in sys.path:
+    sys.path.insert(0, _path)
 
 import bert_tf  # noqa: E402,F401  (its TensorFlow start-up options, before anything imports TF)
 import pytest  # noqa: E402
 
-FIXTURES = os.path.join(ROOT, "tests", "fixtures")
-TINY = os.path.join(FIXTURES, "tiny_uncased")
+from helpers import FIXTURES, TINY  # noqa: E402
 
 
 @pytest.fixture

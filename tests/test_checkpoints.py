@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from bert_tf import checkpoints, modeling
 from bert_tf.configuration import BertConfig
-from conftest import FIXTURES, ROOT, TINY
+from helpers import FIXTURES, ROOT, TINY
 
 CKPT = os.path.join(TINY, "bert_model.ckpt")
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from bert_tf import classifier_data as cd
 from bert_tf.tokenization import FullTokenizer
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import ROOT
 FEATURES = os.path.join(ROOT, "tests", "fixtures", "classifier_features")
 VOCAB = os.path.join(ROOT, "tests", "fixtures", "tiny_uncased", "vocab.txt")
 GLUE = os.path.join(ROOT, "data", "glue")

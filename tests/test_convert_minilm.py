@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from bert_tf import checkpoints, convert_minilm, modeling, tokenization
 from bert_tf.configuration import BertConfig
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, TINY
+from helpers import ROOT, TINY
 from bert_tf import checkpoints
 from bert_tf import export
 from bert_tf import modeling

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURES, ROOT, TINY
+from helpers import FIXTURES, ROOT, TINY
 from bert_tf import checkpoints, inference, tokenization
 
 CONFIG = os.path.join(TINY, "bert_config.json")

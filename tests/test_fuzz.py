@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bert_tf import checkpoints, classifier_data, modeling, tokenization
 from bert_tf.configuration import BertConfig
-from conftest import TINY
+from helpers import TINY
 
 CKPT = os.path.join(TINY, "bert_model.ckpt")
 SUFFIXES = (".index", ".data-00000-of-00001")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURES, ROOT, TINY
+from helpers import FIXTURES, ROOT, TINY
 from bert_tf import checkpoints
 from bert_tf import hub
 from bert_tf import modeling

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from bert_tf import checkpoints, classifier_job, modeling, optimization, training
 from bert_tf.configuration import BertConfig
-from conftest import FIXTURES, TINY
+from helpers import FIXTURES, TINY
 
 MRPC = os.path.join(FIXTURES, "classifier_features", "MRPC", "data")
 

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints, configuration, modeling, optimization
-from conftest import FIXTURES, TINY
+from helpers import FIXTURES, TINY
 
 STEPS = os.path.join(FIXTURES, "optimizer_steps")
 WORD_EMB = "bert/embeddings/word_embeddings"

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, TINY
+from helpers import ROOT, TINY
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURES, ROOT, TINY
+from helpers import FIXTURES, ROOT, TINY
 from bert_tf import checkpoints, classifier_data, inference, tokenization
 
 MRPC = os.path.join(FIXTURES, "classifier_features", "MRPC", "data")

@@ -25,7 +25,7 @@ from absl import logging
 
 from bert_tf import pretraining_data as pd
 from bert_tf import tokenization
-from conftest import FIXTURES, ROOT, TINY
+from helpers import FIXTURES, ROOT, TINY
 
 VOCAB = os.path.join(TINY, "vocab.txt")
 FIXTURE_DIR = os.path.join(FIXTURES, "pretraining_data")

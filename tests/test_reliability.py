@@ -42,7 +42,7 @@ import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints, cli
-from conftest import FIXTURES, ROOT, TINY
+from helpers import FIXTURES, ROOT, TINY
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURES, ROOT, TINY
+from helpers import FIXTURES, ROOT, TINY
 
 MRPC = os.path.join(FIXTURES, "classifier_features", "MRPC", "data")
 COLA = os.path.join(FIXTURES, "classifier_features", "CoLA", "data")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURES, ROOT, TINY
+from helpers import FIXTURES, ROOT, TINY
 
 pytestmark = pytest.mark.slow
 SAMPLE = os.path.join(ROOT, "data", "pretrain", "sample_text.txt")

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from bert_tf import hub
 from bert_tf.configuration import BertConfig
-from conftest import FIXTURES, ROOT, TINY
+from helpers import FIXTURES, ROOT, TINY
 
 pytestmark = pytest.mark.slow
 MRPC = os.path.join(FIXTURES, "classifier_features", "MRPC", "data")

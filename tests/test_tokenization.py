@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bert_tf import tokenization
-from conftest import FIXTURES, TINY
+from helpers import FIXTURES, TINY
 
 VOCAB = os.path.join(TINY, "vocab.txt")
 

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from bert_tf import training
-from conftest import ROOT
+from helpers import ROOT
 
 # The same 3 training steps of the tiny classifier (no dropout) under a given strategy.
 # Printed as one JSON line: {"losses": [...], "weights": {name: sum of |w|}} plus extras.
