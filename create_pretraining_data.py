@@ -3,7 +3,7 @@
 Drop-in replacement for google-research/bert's `create_pretraining_data.py`:
 same flags, same input format (one sentence per line, blank lines between
 documents), same records for the same seed.  The work is done by
-`bert_tf.pretraining_data.run`; `--num_workers` (not in the original) picks
+`bert_tf.pretraining.create_data.run`; `--num_workers` (not in the original) picks
 the parallel fast path (default) or the single-process original path (1).
 """
 
@@ -16,7 +16,7 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 
-from bert_tf import pretraining_data  # noqa: E402
+from bert_tf.pretraining import create_data  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -76,7 +76,7 @@ def main(_):
   if logging.get_verbosity() < logging.INFO:
     logging.set_verbosity(logging.INFO)
   try:
-    pretraining_data.run(
+    create_data.run(
         input_file=FLAGS.input_file,
         output_file=FLAGS.output_file,
         vocab_file=FLAGS.vocab_file,
