@@ -3,20 +3,15 @@
 Drop-in replacement for google-research/bert's `create_pretraining_data.py`:
 same flags, same input format (one sentence per line, blank lines between
 documents), same records for the same seed.  The work is done by
-`bert_tf.pretraining.create_data.run`; `--num_workers` (not in the original) picks
-the parallel fast path (default) or the single-process original path (1).
+`bert_tf.pretraining.create_data.run`; `--num_workers` (not in the original)
+picks the parallel fast path (default) or the single-process original path (1).
 """
 
 import os
-import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import flags
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-from absl import logging  # noqa: E402
-
-from bert_tf.pretraining import create_data  # noqa: E402
+from bert_tf import cli
 
 FLAGS = flags.FLAGS
 
@@ -65,43 +60,26 @@ flags.DEFINE_integer(
     "way.")
 
 
-# Bad input raises one of these with a one-line message naming the file.
-USER_ERRORS = (ValueError, OSError, KeyError, RuntimeError)
-
-
 def main(_):
-  # Like the original (tf.logging INFO), but keep a more verbose --verbosity.
-  # (Not bert_tf.cli.run: this script must not import TensorFlow up front, the
-  # fast path never needs it; the error format is the same.)
-  if logging.get_verbosity() < logging.INFO:
-    logging.set_verbosity(logging.INFO)
-  try:
-    create_data.run(
-        input_file=FLAGS.input_file,
-        output_file=FLAGS.output_file,
-        vocab_file=FLAGS.vocab_file,
-        do_lower_case=FLAGS.do_lower_case,
-        do_whole_word_mask=FLAGS.do_whole_word_mask,
-        max_seq_length=FLAGS.max_seq_length,
-        max_predictions_per_seq=FLAGS.max_predictions_per_seq,
-        random_seed=FLAGS.random_seed,
-        dupe_factor=FLAGS.dupe_factor,
-        masked_lm_prob=FLAGS.masked_lm_prob,
-        short_seq_prob=FLAGS.short_seq_prob,
-        num_workers=FLAGS.num_workers)
-  except USER_ERRORS as e:
-    # One line, no traceback; --verbosity=1 shows the traceback.
-    if logging.get_verbosity() >= logging.DEBUG:
-      raise
-    text = str(e).strip()
-    message = text.splitlines()[0] if text else type(e).__name__
-    sys.stderr.write("%s: error: %s\n" % (os.path.basename(sys.argv[0]), message))
-    sys.stderr.flush()
-    os._exit(1)  # pylint: disable=protected-access
+  from bert_tf.pretraining import create_data  # pylint: disable=g-import-not-at-top
+  create_data.run(
+      input_file=FLAGS.input_file,
+      output_file=FLAGS.output_file,
+      vocab_file=FLAGS.vocab_file,
+      do_lower_case=FLAGS.do_lower_case,
+      do_whole_word_mask=FLAGS.do_whole_word_mask,
+      max_seq_length=FLAGS.max_seq_length,
+      max_predictions_per_seq=FLAGS.max_predictions_per_seq,
+      random_seed=FLAGS.random_seed,
+      dupe_factor=FLAGS.dupe_factor,
+      masked_lm_prob=FLAGS.masked_lm_prob,
+      short_seq_prob=FLAGS.short_seq_prob,
+      num_workers=FLAGS.num_workers)
 
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("input_file")
   flags.mark_flag_as_required("output_file")
   flags.mark_flag_as_required("vocab_file")
-  app.run(main)
+  # The fast path never needs TensorFlow: it is imported only where used.
+  cli.run(main, import_tensorflow=False)

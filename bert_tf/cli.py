@@ -96,13 +96,13 @@ def error_message(e):
   return message
 
 
-def _main_with_errors(main):
+def _main_with_errors(main, import_tensorflow=True):
   def wrapped(argv):
     logging.set_verbosity(logging.INFO if logging.get_verbosity() < logging.INFO
                           else logging.get_verbosity())
     debug = logging.get_verbosity() >= logging.DEBUG
     try:
-      if not debug and os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
+      if import_tensorflow and not debug and os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
         import_tensorflow_quietly()
       return main(argv)
     except Exception as e:  # noqa: BLE001 - re-raised below unless it is a user error
@@ -115,6 +115,10 @@ def _main_with_errors(main):
   return wrapped
 
 
-def run(main):
-  """absl.app.run(main) with one-line errors for bad input."""
-  app.run(_main_with_errors(main))
+def run(main, import_tensorflow=True):
+  """absl.app.run(main) with one-line errors for bad input.
+
+  import_tensorflow=False leaves TensorFlow out of the start-up, for a script
+  whose work may not need it (create_pretraining_data.py's fast path).
+  """
+  app.run(_main_with_errors(main, import_tensorflow))
