@@ -1,4 +1,4 @@
-"""The variable names of Google's published TF2 encoders (tf-models `BertEncoder`/`BertEncoderV2`).
+"""The variable names of Google's published TF2 encoders (tf-models BertEncoder, BertEncoderV2).
 
 `map_tf_models_names` maps `word_embeddings/embeddings`,
 `position_embedding/embeddings`, `type_embeddings/embeddings`,
