@@ -28,7 +28,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests
 
 $(MINILM)/bert_model.ckpt.index: $(STAMP)
-	$(PY) -m bert_tf.convert_minilm --output_dir $(MINILM)
+	$(PY) -m bert_tf.interop.minilm --output_dir $(MINILM)
 
 minilm: $(MINILM)/bert_model.ckpt.index
 

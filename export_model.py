@@ -18,7 +18,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import flags  # noqa: E402
-from absl import logging  # noqa: E402
 
 from bert_tf import cli  # noqa: E402
 
@@ -40,43 +39,11 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-  from bert_tf import checkpoints  # pylint: disable=g-import-not-at-top
-  from bert_tf import export  # pylint: disable=g-import-not-at-top
-  from bert_tf import hub  # pylint: disable=g-import-not-at-top
-  from bert_tf import modeling  # pylint: disable=g-import-not-at-top
-  from bert_tf.configuration import BertConfig  # pylint: disable=g-import-not-at-top
-  from bert_tf import tokenization  # pylint: disable=g-import-not-at-top
-  # Everything is checked before the model is built, and the export is published
-  # atomically (an earlier export_dir survives a failed run).
-  config = BertConfig.from_json_file(FLAGS.bert_config_file)
-  tokenization.check_vocab_size(tokenization.load_vocab(FLAGS.vocab_file), config.vocab_size,
-                                FLAGS.vocab_file, FLAGS.bert_config_file)
-  checkpoints.check_can_publish(FLAGS.export_dir)
-  ckpt = checkpoints.resolve_checkpoint(FLAGS.init_checkpoint)
-  if FLAGS.format == "classifier":
-    if FLAGS.is_regression:
-      labels = []
-    elif not FLAGS.label_list:
-      raise ValueError("--label_list is required with --format=classifier (or pass "
-                       "--is_regression)")
-    else:
-      labels = FLAGS.label_list.split(",")
-    model = modeling.BertClassifier(config, 1 if FLAGS.is_regression else len(labels))
-    model.build()
-    variables = model.original_variables()
-    restored = checkpoints.init_from_checkpoint(variables, ckpt, log=False)
-    missing = sorted(set(variables) - restored)
-    if missing:
-      raise ValueError("%s: checkpoint lacks %s; export a fine-tuned classifier checkpoint"
-                       % (ckpt, ", ".join(missing[:3])))
-    export.export_classifier(model, FLAGS.vocab_file, FLAGS.do_lower_case,
-                             FLAGS.max_seq_length, labels, FLAGS.export_dir,
-                             is_regression=FLAGS.is_regression)
-  else:
-    fn = {"tf2_encoder": hub.export_tf2_encoder, "tf1_hub_module": hub.export_tf1_hub_module,
-          "keras_hub_preset": hub.export_keras_hub_preset}[FLAGS.format]
-    fn(config, ckpt, FLAGS.vocab_file, FLAGS.do_lower_case, FLAGS.export_dir)
-  logging.info("Exported %s to %s", FLAGS.format, FLAGS.export_dir)
+  from bert_tf.interop import export  # pylint: disable=g-import-not-at-top
+  export.export_model(FLAGS.format, FLAGS.bert_config_file, FLAGS.init_checkpoint,
+                      FLAGS.vocab_file, FLAGS.do_lower_case, FLAGS.export_dir,
+                      label_list=FLAGS.label_list.split(",") if FLAGS.label_list else None,
+                      is_regression=FLAGS.is_regression, max_seq_length=FLAGS.max_seq_length)
 
 
 if __name__ == "__main__":

@@ -76,12 +76,13 @@ def _validate(job):
   """
   encoder = None
   if job.bert_hub_module_handle:
-    from bert_tf import hub
+    from bert_tf.interop import hub
     encoder = hub.load_hub_encoder(job.bert_hub_module_handle)
     if not encoder.mappable:
       raise ValueError("%s: this SavedModel's variables do not map to BERT variable names, so "
-                       "run_classifier cannot fine-tune it; see bert_tf.hub.SavedModelEncoder "
-                       "for a Keras layer that can" % job.bert_hub_module_handle)
+                       "run_classifier cannot fine-tune it; see "
+                       "bert_tf.interop.hub_encoder.SavedModelEncoder for a Keras layer that can"
+                       % job.bert_hub_module_handle)
     job.vocab_file = encoder.vocab_file
     if encoder.do_lower_case is not None:
       job.do_lower_case = bool(encoder.do_lower_case)
@@ -319,9 +320,9 @@ def run(job):
     results["predict"] = path
 
   if job.export_dir:
-    from bert_tf import export
-    export.export_classifier(model, job.vocab_file, job.do_lower_case, job.max_seq_length,
-                             label_list, job.export_dir, is_regression=is_regression)
+    from bert_tf.interop import serving
+    serving.export_classifier(model, job.vocab_file, job.do_lower_case, job.max_seq_length,
+                              label_list, job.export_dir, is_regression=is_regression)
     logging.info("Exported the classifier (global_step %d) as a SavedModel to %s", global_step,
                  job.export_dir)
     results["export"] = job.export_dir

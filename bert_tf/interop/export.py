@@ -1,0 +1,71 @@
+"""export_model.py's one call: an original checkpoint written out in one of the interop formats.
+
+`export_model` checks everything before a model is built (config, vocab size
+against it, that export_dir can be published, that the checkpoint exists),
+then hands the checkpoint to the format's writer: the three encoder formats
+read the encoder weights straight from the checkpoint; "classifier" restores
+a fine-tuned BertClassifier and writes the serving SavedModel.  Every writer
+publishes atomically, so an earlier export_dir survives a failed run.
+"""
+
+from absl import logging
+
+from bert_tf import checkpoints
+from bert_tf import modeling
+from bert_tf import tokenization
+from bert_tf.configuration import BertConfig
+from bert_tf.interop import keras_hub_preset
+from bert_tf.interop import serving
+from bert_tf.interop import tf1_hub_module
+from bert_tf.interop import tf2_encoder
+
+_ENCODER_WRITERS = {
+    "tf2_encoder": tf2_encoder.export_tf2_encoder,
+    "tf1_hub_module": tf1_hub_module.export_tf1_hub_module,
+    "keras_hub_preset": keras_hub_preset.export_keras_hub_preset,
+}
+FORMATS = tuple(_ENCODER_WRITERS) + ("classifier",)
+
+
+def _restore_classifier(config, num_labels, ckpt):
+  """A built BertClassifier with every variable restored from `ckpt` (else ValueError)."""
+  model = modeling.BertClassifier(config, num_labels)
+  model.build()
+  variables = model.original_variables()
+  restored = checkpoints.init_from_checkpoint(variables, ckpt, log=False)
+  missing = sorted(set(variables) - restored)
+  if missing:
+    raise ValueError("%s: checkpoint lacks %s; export a fine-tuned classifier checkpoint"
+                     % (ckpt, ", ".join(missing[:3])))
+  return model
+
+
+def export_model(format, bert_config_file, init_checkpoint, vocab_file, do_lower_case,
+                 export_dir, label_list=None, is_regression=False, max_seq_length=128):
+  """Writes the checkpoint `init_checkpoint` to `export_dir` in `format` (one of FORMATS).
+
+  init_checkpoint: a checkpoint prefix or a directory with a `checkpoint` file.
+  label_list, is_regression, max_seq_length: only for format="classifier"
+  (label_list: the task's labels in id order; required unless is_regression).
+  Returns export_dir (replaced if it exists).
+  """
+  config = BertConfig.from_json_file(bert_config_file)
+  tokenization.check_vocab_size(tokenization.load_vocab(vocab_file), config.vocab_size,
+                                vocab_file, bert_config_file)
+  checkpoints.check_can_publish(export_dir)
+  ckpt = checkpoints.resolve_checkpoint(init_checkpoint)
+  if format == "classifier":
+    if is_regression:
+      labels = []
+    elif not label_list:
+      raise ValueError("--label_list is required with --format=classifier (or pass "
+                       "--is_regression)")
+    else:
+      labels = list(label_list)
+    model = _restore_classifier(config, 1 if is_regression else len(labels), ckpt)
+    serving.export_classifier(model, vocab_file, do_lower_case, max_seq_length, labels,
+                              export_dir, is_regression=is_regression)
+  else:
+    _ENCODER_WRITERS[format](config, ckpt, vocab_file, do_lower_case, export_dir)
+  logging.info("Exported %s to %s", format, export_dir)
+  return export_dir
