@@ -1,6 +1,6 @@
 """Extract pre-computed feature vectors from BERT (google-research/bert's extract_features.py).
 
-Same flags, input and JSON-lines output as the original; see bert_tf/extract.py.
+Same flags, input and JSON-lines output as the original; see bert_tf/inference/extract.py.
 
   python extract_features.py --input_file=input.txt --output_file=output.jsonl \
     --vocab_file=$BERT_BASE_DIR/vocab.txt --bert_config_file=$BERT_BASE_DIR/bert_config.json \
@@ -51,7 +51,7 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-  from bert_tf import extract  # pylint: disable=g-import-not-at-top
+  from bert_tf.inference import extract  # pylint: disable=g-import-not-at-top
   from bert_tf import tokenization  # pylint: disable=g-import-not-at-top
   from bert_tf.configuration import BertConfig  # pylint: disable=g-import-not-at-top
   if FLAGS.use_tpu or FLAGS.master:

@@ -11,7 +11,7 @@ probabilities are printed (--output_format=json: one object per text).
 
 The checkpoint must keep the pre-training head (Google's bert_model.ckpt,
 run_pretraining.py's model.ckpt-N); a fine-tuned or encoder-only checkpoint
-has none.  All the work happens in bert_tf.inference.
+has none.  All the work happens in bert_tf.inference (masked_lm, text_input).
 """
 
 import sys
@@ -48,17 +48,17 @@ flags.mark_flag_as_required("init_checkpoint")
 
 
 def main(argv):
-  from bert_tf import inference
+  from bert_tf.inference import masked_lm, text_input  # pylint: disable=g-import-not-at-top
   texts = list(FLAGS.text or []) + list(argv[1:])
   if texts and FLAGS.input_file:
     raise ValueError("give texts as arguments/--text or --input_file, not both")
-  inputs = inference.as_inputs(texts, "arguments") if texts else \
-      inference.read_input_lines(FLAGS.input_file)
-  results = inference.fill_mask(
+  inputs = text_input.as_inputs(texts, "arguments") if texts else \
+      text_input.read_input_lines(FLAGS.input_file)
+  results = masked_lm.fill_mask(
       inputs, FLAGS.bert_config_file, FLAGS.vocab_file, FLAGS.init_checkpoint,
       do_lower_case=FLAGS.do_lower_case, top_k=FLAGS.top_k,
       max_seq_length=FLAGS.max_seq_length, batch_size=FLAGS.batch_size)
-  for line in inference.format_fill_results(results, FLAGS.output_format):
+  for line in masked_lm.format_fill_results(results, FLAGS.output_format):
     sys.stdout.write(line + "\n")
   sys.stdout.flush()
 

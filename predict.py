@@ -10,7 +10,7 @@ probabilities equal run_classifier's test_results.tsv for the same text.
     --output_dir=$OUT/mrpc_output --bert_config_file=$BERT_BASE_DIR/bert_config.json \\
     --vocab_file=$BERT_BASE_DIR/vocab.txt --max_seq_length=128
 
-All the work happens in bert_tf.inference.
+All the work happens in bert_tf.inference (predictor, text_input).
 """
 
 import sys
@@ -64,23 +64,23 @@ def main(argv):
   if len(argv) > 1:
     raise ValueError("unexpected arguments %s; texts are read from stdin or --input_file"
                      % " ".join(argv[1:]))
-  from bert_tf import inference
+  from bert_tf.inference import predictor, text_input  # pylint: disable=g-import-not-at-top
   # A named file is read first (a missing file fails at once); stdin after the model has
   # loaded, so that a bad model flag fails before anything is read from the pipe.
   from_file = FLAGS.input_file and FLAGS.input_file != "-"
-  inputs = inference.read_input_lines(FLAGS.input_file) if from_file else None
+  inputs = text_input.read_input_lines(FLAGS.input_file) if from_file else None
   if FLAGS.saved_model_dir:
-    model = inference.SavedModelPredictor(FLAGS.saved_model_dir)
+    model = predictor.SavedModelPredictor(FLAGS.saved_model_dir)
   else:
-    model = inference.load_classifier(
+    model = predictor.load_classifier(
         output_dir=FLAGS.output_dir, init_checkpoint=FLAGS.init_checkpoint,
         bert_config_file=FLAGS.bert_config_file, vocab_file=FLAGS.vocab_file,
         task_name=FLAGS.task_name, do_lower_case=FLAGS.do_lower_case,
         max_seq_length=FLAGS.max_seq_length, labels=FLAGS.labels)
   if inputs is None:
-    inputs = inference.read_input_lines(None)
+    inputs = text_input.read_input_lines(None)
   predictions = model.predict(inputs, batch_size=FLAGS.batch_size)
-  for line in inference.format_predictions(inputs, predictions, FLAGS.output_format):
+  for line in predictor.format_predictions(inputs, predictions, FLAGS.output_format):
     sys.stdout.write(line + "\n")
   sys.stdout.flush()
 

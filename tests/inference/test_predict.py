@@ -1,4 +1,4 @@
-"""predict.py / bert_tf.inference classifier: new text -> the same numbers as run_classifier.
+"""predict.py / bert_tf.inference.predictor: new text -> the same numbers as run_classifier.
 
 End to end: the tiny config is fine-tuned on the 40-row MRPC fixture by
 run_classifier.py (subprocess); predict.py must then give, for the test.tsv
@@ -17,7 +17,8 @@ import pytest
 import tensorflow as tf
 
 from helpers import FIXTURES, ROOT, TINY
-from bert_tf import checkpoints, classifier_data, inference, tokenization
+from bert_tf import checkpoints, classifier_data, restore, tokenization
+from bert_tf.inference import model_dir, predictor, settings, text_input
 
 MRPC = os.path.join(FIXTURES, "classifier_features", "MRPC", "data")
 CONFIG = os.path.join(TINY, "bert_config.json")
@@ -143,9 +144,9 @@ def test_cli_errors_are_one_line(trained, tmp_path):
 def test_features_are_run_classifiers_records(trained):
   """The features of the test pairs are byte-for-byte predict.tf_record's."""
   out = trained["output_dir"]
-  model = inference.load_classifier(output_dir=out, bert_config_file=CONFIG, vocab_file=VOCAB,
+  model = predictor.load_classifier(output_dir=out, bert_config_file=CONFIG, vocab_file=VOCAB,
                                     task_name="MRPC", max_seq_length=32)
-  ours = model.features(inference.as_inputs(_test_pairs()))
+  ours = model.features(text_input.as_inputs(_test_pairs()))
   records = list(tf.data.TFRecordDataset(os.path.join(out, "predict.tf_record")).as_numpy_iterator())
   assert len(records) == 40
   for i, record in enumerate(records):
@@ -164,17 +165,17 @@ def test_run_config_json_supplies_the_settings(trained, tmp_path):
     if name.startswith("model.ckpt-5") or name == "checkpoint":
       shutil.copy(os.path.join(out, name), new / name)
   shutil.copy(CONFIG, new / "bert_config.json")
-  (new / inference.RUN_CONFIG_FILE).write_text(json.dumps({
+  (new / model_dir.RUN_CONFIG_FILE).write_text(json.dumps({
       "task_name": "MRPC", "bert_config_file": "bert_config.json",
       "vocab_file": os.path.abspath(VOCAB), "do_lower_case": True, "max_seq_length": 32,
       "label_list": ["0", "1"], "not_a_key_we_read": 1}))
-  model = inference.load_classifier(output_dir=str(new))
+  model = predictor.load_classifier(output_dir=str(new))
   assert model.max_seq_length == 32 and model.label_list == ["0", "1"]
   predictions = model.predict(_test_pairs(), batch_size=16)
   np.testing.assert_allclose(predictions.values, _test_results(out), atol=1e-6, rtol=0)
   # an explicit flag wins over the file
-  with pytest.raises(inference.InputError, match="only trained up to sequence length 64"):
-    inference.load_classifier(output_dir=str(new), max_seq_length=65)
+  with pytest.raises(settings.InputError, match="only trained up to sequence length 64"):
+    predictor.load_classifier(output_dir=str(new), max_seq_length=65)
 
 
 @pytest.mark.slow
@@ -192,7 +193,7 @@ def test_saved_model_dir_gives_the_same_probabilities(trained):
   np.testing.assert_allclose(probs[:40], _test_results(trained["output_dir"]), atol=1e-6, rtol=0)
   assert [o["label"] for o in objects] == [["0", "1"][i] for i in np.argmax(probs, axis=1)]
   # single texts through the checkpoint path agree too
-  model = inference.load_classifier(output_dir=trained["output_dir"], bert_config_file=CONFIG,
+  model = predictor.load_classifier(output_dir=trained["output_dir"], bert_config_file=CONFIG,
                                     vocab_file=VOCAB, task_name="MRPC", max_seq_length=32)
   np.testing.assert_allclose(probs[40:], model.predict(singles).values, atol=1e-6, rtol=0)
 
@@ -201,86 +202,86 @@ def test_saved_model_dir_gives_the_same_probabilities(trained):
 
 
 def test_parse_lines():
-  got = inference.parse_lines(["one text\n", "a\tb\r\n", "\n", "   \n", "c\t\n", "last"], "f.txt")
-  assert got == [inference.TextInput("one text", None, 1), inference.TextInput("a", "b", 2),
-                 inference.TextInput("c", None, 5), inference.TextInput("last", None, 6)]
-  with pytest.raises(inference.InputError) as e:
-    inference.parse_lines(["ok\n", "a\tb\tc\td\n"], "f.txt")
+  got = text_input.parse_lines(["one text\n", "a\tb\r\n", "\n", "   \n", "c\t\n", "last"], "f.txt")
+  assert got == [text_input.TextInput("one text", None, 1), text_input.TextInput("a", "b", 2),
+                 text_input.TextInput("c", None, 5), text_input.TextInput("last", None, 6)]
+  with pytest.raises(settings.InputError) as e:
+    text_input.parse_lines(["ok\n", "a\tb\tc\td\n"], "f.txt")
   assert str(e.value) == ("f.txt line 2: 3 tabs; a line is one text, or two texts (a sentence "
                           "pair) separated by one tab")
   for empty in ([], [""], ["\n", " \t \n"]):
-    with pytest.raises(inference.InputError, match=r"^f.txt: empty input, no text to process$"):
-      inference.parse_lines(empty, "f.txt")
+    with pytest.raises(settings.InputError, match=r"^f.txt: empty input, no text to process$"):
+      text_input.parse_lines(empty, "f.txt")
 
 
 def test_read_input_lines_and_as_inputs(tmp_path):
   import io
-  assert inference.read_input_lines(None, io.StringIO("x\ty\n")) == [inference.TextInput("x", "y", 1)]
+  assert text_input.read_input_lines(None, io.StringIO("x\ty\n")) == [text_input.TextInput("x", "y", 1)]
 
   class BinaryStdin(object):
     def __init__(self, data):
       self.buffer = io.BytesIO(data)
 
-  assert inference.read_input_lines(None, BinaryStdin(b"caf\xc3\xa9\r\n")) == [
-      inference.TextInput("caf\u00e9", None, 1)]
-  with pytest.raises(inference.InputError, match="^<stdin>: not UTF-8 text \\(byte 3\\)$"):
-    inference.read_input_lines(None, BinaryStdin(b"ok\n\xff"))
-  with pytest.raises(inference.InputError, match="missing.txt: input file not found"):
-    inference.read_input_lines(str(tmp_path / "missing.txt"))
+  assert text_input.read_input_lines(None, BinaryStdin(b"caf\xc3\xa9\r\n")) == [
+      text_input.TextInput("caf\u00e9", None, 1)]
+  with pytest.raises(settings.InputError, match="^<stdin>: not UTF-8 text \\(byte 3\\)$"):
+    text_input.read_input_lines(None, BinaryStdin(b"ok\n\xff"))
+  with pytest.raises(settings.InputError, match="missing.txt: input file not found"):
+    text_input.read_input_lines(str(tmp_path / "missing.txt"))
   (tmp_path / "bad.txt").write_bytes(b"ok\n\xff\n")
-  with pytest.raises(inference.InputError, match="bad.txt: not UTF-8 text"):
-    inference.read_input_lines(str(tmp_path / "bad.txt"))
-  assert inference.as_inputs([("a", "b"), ("c", "")]) == [inference.TextInput("a", "b", 1),
-                                                          inference.TextInput("c", None, 2)]
-  assert inference.as_inputs("single") == [inference.TextInput("single", None, 1)]
+  with pytest.raises(settings.InputError, match="bad.txt: not UTF-8 text"):
+    text_input.read_input_lines(str(tmp_path / "bad.txt"))
+  assert text_input.as_inputs([("a", "b"), ("c", "")]) == [text_input.TextInput("a", "b", 1),
+                                                          text_input.TextInput("c", None, 2)]
+  assert text_input.as_inputs("single") == [text_input.TextInput("single", None, 1)]
 
 
 def test_find_checkpoint_errors(tmp_path):
-  with pytest.raises(inference.InputError, match="pass --output_dir .* or --init_checkpoint"):
-    inference.find_checkpoint(None, None)
-  with pytest.raises(inference.InputError, match="nope: --output_dir does not exist"):
-    inference.find_checkpoint(str(tmp_path / "nope"))
-  with pytest.raises(inference.InputError, match="no checkpoint \\(model.ckpt-N\\)"):
-    inference.find_checkpoint(str(tmp_path))
+  with pytest.raises(settings.InputError, match="pass --output_dir .* or --init_checkpoint"):
+    model_dir.find_checkpoint(None, None)
+  with pytest.raises(settings.InputError, match="nope: --output_dir does not exist"):
+    model_dir.find_checkpoint(str(tmp_path / "nope"))
+  with pytest.raises(settings.InputError, match="no checkpoint \\(model.ckpt-N\\)"):
+    model_dir.find_checkpoint(str(tmp_path))
   with pytest.raises(checkpoints.CheckpointError, match="checkpoint not found"):
-    inference.find_checkpoint(str(tmp_path), str(tmp_path / "model.ckpt-9"))
+    model_dir.find_checkpoint(str(tmp_path), str(tmp_path / "model.ckpt-9"))
 
 
 def test_resolve_labels(tmp_path):
-  assert inference.resolve_labels(2, task_name="MRPC") == ["0", "1"]
-  assert inference.resolve_labels(3, task_name="mnli") == ["contradiction", "entailment",
+  assert model_dir.resolve_labels(2, task_name="MRPC") == ["0", "1"]
+  assert model_dir.resolve_labels(3, task_name="mnli") == ["contradiction", "entailment",
                                                            "neutral"]
-  assert inference.resolve_labels(1, task_name="sts-b") == [None]
-  assert inference.resolve_labels(1, task_name="tsv") == [None]  # tsv --regression
-  assert inference.resolve_labels(2, labels="neg, pos") == ["neg", "pos"]
+  assert model_dir.resolve_labels(1, task_name="sts-b") == [None]
+  assert model_dir.resolve_labels(1, task_name="tsv") == [None]  # tsv --regression
+  assert model_dir.resolve_labels(2, labels="neg, pos") == ["neg", "pos"]
   (tmp_path / "label_list.txt").write_text("spam\nham\neggs\n")
-  assert inference.resolve_labels(3, task_name="tsv", label_dir=str(tmp_path)) == [
+  assert model_dir.resolve_labels(3, task_name="tsv", label_dir=str(tmp_path)) == [
       "spam", "ham", "eggs"]
   with pytest.raises(classifier_data.DataError, match="no label list"):
-    inference.resolve_labels(3, task_name="csv", label_dir=str(tmp_path / "elsewhere"))
-  with pytest.raises(inference.InputError, match="has 3 outputs but the label list"):
-    inference.resolve_labels(3, task_name="MRPC")
-  with pytest.raises(inference.InputError, match="regression task"):
-    inference.resolve_labels(2, task_name="STS-B")
-  with pytest.raises(inference.InputError, match="pass --task_name"):
-    inference.resolve_labels(2)
+    model_dir.resolve_labels(3, task_name="csv", label_dir=str(tmp_path / "elsewhere"))
+  with pytest.raises(settings.InputError, match="has 3 outputs but the label list"):
+    model_dir.resolve_labels(3, task_name="MRPC")
+  with pytest.raises(settings.InputError, match="regression task"):
+    model_dir.resolve_labels(2, task_name="STS-B")
+  with pytest.raises(settings.InputError, match="pass --task_name"):
+    model_dir.resolve_labels(2)
   with pytest.raises(ValueError, match="Task not found: nosuch"):
-    inference.resolve_labels(2, task_name="nosuch")
+    model_dir.resolve_labels(2, task_name="nosuch")
 
 
 def test_read_run_config(tmp_path):
-  assert inference.read_run_config(str(tmp_path)) == {}
+  assert model_dir.read_run_config(str(tmp_path)) == {}
   (tmp_path / "run_config.json").write_text('{"vocab_file": "v.txt", "max_seq_length": 64}')
-  assert inference.read_run_config(str(tmp_path)) == {
+  assert model_dir.read_run_config(str(tmp_path)) == {
       "vocab_file": str(tmp_path / "v.txt"), "max_seq_length": 64}
   (tmp_path / "run_config.json").write_text("{not json")
-  with pytest.raises(inference.InputError, match="run_config.json: unreadable"):
-    inference.read_run_config(str(tmp_path))
+  with pytest.raises(settings.InputError, match="run_config.json: unreadable"):
+    model_dir.read_run_config(str(tmp_path))
 
 
 def test_pretrained_checkpoint_has_no_classifier_head():
-  with pytest.raises(inference.MissingHeadError, match="no classifier head"):
-    inference.classifier_outputs_of(os.path.join(TINY, "bert_model.ckpt"))
+  with pytest.raises(restore.MissingHeadError, match="no classifier head"):
+    restore.classifier_outputs_of(os.path.join(TINY, "bert_model.ckpt"))
 
 
 def test_regression_model_and_formats(tmp_path):
@@ -292,14 +293,14 @@ def test_regression_model_and_formats(tmp_path):
   values["output_weights"] = rng.normal(0, 0.02, [1, 32]).astype(np.float32)
   values["output_bias"] = np.array([0.5], np.float32)
   checkpoints.save_checkpoint(str(tmp_path), 7, values)
-  model = inference.load_classifier(output_dir=str(tmp_path), bert_config_file=CONFIG,
+  model = predictor.load_classifier(output_dir=str(tmp_path), bert_config_file=CONFIG,
                                     vocab_file=VOCAB, task_name="STS-B", max_seq_length=32)
-  inputs = inference.as_inputs(["a man plays\ta man is playing", "hello"])
+  inputs = text_input.as_inputs(["a man plays\ta man is playing", "hello"])
   predictions = model.predict(inputs)
   assert predictions.is_regression and predictions.labels is None
   assert predictions.values.shape == (2,) and np.all(np.abs(predictions.values - 0.5) < 0.1)
-  tsv = inference.format_predictions(inputs, predictions, "tsv")
+  tsv = predictor.format_predictions(inputs, predictions, "tsv")
   assert tsv == ["%s\ta man plays\ta man is playing" % predictions.values[0],
                  "%s\thello" % predictions.values[1]]
-  obj = json.loads(inference.format_predictions(inputs, predictions, "json")[1])
+  obj = json.loads(predictor.format_predictions(inputs, predictions, "json")[1])
   assert obj == {"text_a": "hello", "prediction": pytest.approx(float(predictions.values[1]))}

@@ -4,7 +4,7 @@ Same input and output as google-research/bert `extract_features.py`:
 
 * input: one example per line; `text_a ||| text_b` (the regex
   `^(.*) \\|\\|\\| (.*)$` on the stripped line) makes a pair.  unique_id = the
-  0-based line number.
+  0-based line number (read by text_input.read_examples).
 * features as the original: [CLS] a [SEP] (b [SEP]); a pair is truncated with
   `_truncate_seq_pair` to max_seq_length - 3, a single text to max_seq_length - 2;
   `input_type_ids` 0 for a, 1 for b.
@@ -12,32 +12,21 @@ Same input and output as google-research/bert `extract_features.py`:
   [{"index": li, "values": [round(x, 6), ...H]}, ...]}, ...]}` for the real
   tokens only ([CLS]/[SEP] included), json.dumps defaults (ASCII escapes).
 
-The model is built and restored once and run in batches of `batch_size`; only
-the requested layers leave the graph.
+The model is built and restored once (bert_tf.restore) and run in batches of
+`batch_size` by the forward loop (inference.forward); only the requested
+layers leave the graph.
 """
 
 import collections
 import json
 import os
-import re
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf import checkpoints
-from bert_tf import modeling
-from bert_tf import tokenization
-
-_PAIR_RE = re.compile(r"^(.*) \|\|\| (.*)$")
-
-
-class InputExample(object):
-
-  def __init__(self, unique_id, text_a, text_b):
-    self.unique_id = unique_id
-    self.text_a = text_a
-    self.text_b = text_b
+from bert_tf import modeling, restore
+from bert_tf.inference import forward, settings, text_input
 
 
 class InputFeatures(object):
@@ -49,34 +38,6 @@ class InputFeatures(object):
     self.input_ids = input_ids
     self.input_mask = input_mask
     self.input_type_ids = input_type_ids
-
-
-def read_examples(input_file):
-  """Lines of `input_file` -> [InputExample]; lines end at "\\n" only (as tf.gfile)."""
-  examples = []
-  what = ("; pass --input_file with one text per line (`text_a ||| text_b` for a pair)")
-  try:
-    if tf.io.gfile.isdir(input_file):
-      raise ValueError("%s: is a directory, expected a text file%s" % (input_file, what))
-    with tf.io.gfile.GFile(input_file, "rb") as f:
-      data = f.read()
-  except tf.errors.NotFoundError:
-    raise ValueError("%s: input file not found%s" % (input_file, what))
-  except tf.errors.PermissionDeniedError:
-    raise ValueError("%s: cannot read the file (Permission denied)" % input_file)
-  if not data.strip():
-    raise ValueError("%s: file is empty, no text to extract features for%s" % (input_file, what))
-  lines = data.split(b"\n")
-  if lines and lines[-1] == b"":
-    lines.pop()  # the text after the last "\n" is not a line when empty
-  for unique_id, raw in enumerate(lines):
-    line = tokenization.convert_to_unicode(raw).strip()
-    m = _PAIR_RE.match(line)
-    if m is None:
-      examples.append(InputExample(unique_id, line, None))
-    else:
-      examples.append(InputExample(unique_id, m.group(1), m.group(2)))
-  return examples
 
 
 def truncate_seq_pair(tokens_a, tokens_b, max_length):
@@ -150,40 +111,43 @@ class FeatureExtractor(object):
     check_layers(layer_indexes, n)
     self.model = model
     self.layer_indexes = list(layer_indexes)
-    self._run = tf.function(self._layers, reduce_retracing=True)
+    # No padding trim: the original runs every example at max_seq_length.
+    self._forward = forward.Forward(self._layers, reduce_retracing=True)
 
   @classmethod
   def from_checkpoint(cls, config, init_checkpoint, layer_indexes):
     model = modeling.BertModel(config)
     model.build()
-    restored = checkpoints.init_from_checkpoint(model.original_variables(), init_checkpoint,
-                                                log=False)
-    missing = sorted(set(model.original_variables()) - restored)
-    if missing:
-      raise checkpoints.CheckpointError(
-          "%s: checkpoint lacks %d encoder variables (first: %s)" %
-          (init_checkpoint, len(missing), missing[0]))
+    restore.restore(model.original_variables(), init_checkpoint, "encoder",
+                    lacks=lambda prefix, missing: "%s: checkpoint lacks %d encoder variables "
+                    "(first: %s)" % (init_checkpoint, len(missing), missing[0]))
     return cls(model, layer_indexes)
 
-  def _layers(self, input_ids, input_mask, input_type_ids):
-    out = self.model({"input_ids": input_ids, "input_mask": input_mask,
-                      "segment_ids": input_type_ids}, training=False)
-    layers = out["all_encoder_layers"]
-    return tf.stack([layers[li] for li in self.layer_indexes], axis=0)  # [J,B,S,H]
+  def _layers(self, features):
+    layers = self.model(features, training=False)["all_encoder_layers"]
+    return tf.stack([layers[li] for li in self.layer_indexes], axis=1)  # [B,J,S,H]
+
+  @staticmethod
+  def _arrays(input_ids, input_mask, input_type_ids):
+    return {"input_ids": np.asarray(input_ids, np.int32),
+            "input_mask": np.asarray(input_mask, np.int32),
+            "segment_ids": np.asarray(input_type_ids, np.int32)}
 
   def layer_outputs(self, input_ids, input_mask, input_type_ids):
     """int [B,S] arrays -> float32 [J,B,S,H] (J = len(layer_indexes))."""
-    return self._run(tf.constant(input_ids, tf.int32), tf.constant(input_mask, tf.int32),
-                     tf.constant(input_type_ids, tf.int32)).numpy()
+    out = self._forward.run([self._arrays(input_ids, input_mask, input_type_ids)])
+    return np.moveaxis(out, 1, 0)
 
   def predict(self, features, batch_size):
     """Yields (feature, float32 [J,S,H]) in input order, batch by batch."""
-    for start in range(0, len(features), batch_size):
-      batch = features[start:start + batch_size]
-      out = self.layer_outputs([f.input_ids for f in batch], [f.input_mask for f in batch],
-                               [f.input_type_ids for f in batch])
-      for i, feature in enumerate(batch):
-        yield feature, out[:, i]
+    starts = range(0, len(features), batch_size)
+    batches = (self._arrays([f.input_ids for f in features[s:s + batch_size]],
+                            [f.input_mask for f in features[s:s + batch_size]],
+                            [f.input_type_ids for f in features[s:s + batch_size]])
+               for s in starts)
+    for start, out in zip(starts, self._forward.iterate(batches)):
+      for i, feature in enumerate(features[start:start + batch_size]):
+        yield feature, out[i]
 
 
 def feature_json(unique_id, tokens, layer_indexes, layer_values):
@@ -212,14 +176,10 @@ def extract_features(input_file, output_file, config, init_checkpoint, vocab_fil
   """The whole extract_features.py run; returns the number of lines written."""
   layer_indexes = parse_layers(layers) if isinstance(layers, str) else list(layers)
   # Everything is checked before the input is tokenized and before output_file is touched.
-  if max_seq_length > config.max_position_embeddings:
-    raise ValueError("Cannot use sequence length %d because the BERT model was only trained "
-                     "up to sequence length %d" % (max_seq_length,
-                                                   config.max_position_embeddings))
+  settings.check_max_seq_length(config, max_seq_length)
   check_layers(layer_indexes, config.num_hidden_layers)
-  tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case)
-  tokenization.check_vocab_size(tokenizer.vocab, config.vocab_size, vocab_file,
-                                bert_config_file)
+  tokenizer = settings.load_tokenizer(vocab_file, do_lower_case, config, bert_config_file,
+                                      needed=())
   remote = "://" in output_file  # gs:// etc.: written in place through tf.io.gfile
   if not remote:
     output_file = os.path.abspath(output_file)
@@ -231,7 +191,7 @@ def extract_features(input_file, output_file, config, init_checkpoint, vocab_fil
   if tf.io.gfile.isdir(output_file):
     raise ValueError("%s: is a directory; --output_file must name a file" % output_file)
   extractor = FeatureExtractor.from_checkpoint(config, init_checkpoint, layer_indexes)
-  examples = read_examples(input_file)
+  examples = text_input.read_examples(input_file)
   features = convert_examples_to_features(examples, max_seq_length, tokenizer)
   # Written beside output_file and renamed at the end: a failed run leaves no partial file
   # and an earlier output_file stays as it was.

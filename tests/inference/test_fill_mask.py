@@ -1,4 +1,4 @@
-"""fill_mask.py / bert_tf.inference.MaskedLM: the cls/predictions head on text with [MASK]s.
+"""fill_mask.py / bert_tf.inference.masked_lm.MaskedLM: the cls/predictions head on text with [MASK]s.
 
 (a) the probabilities equal exp() of the ORIGINAL code's masked_lm_log_probs
     (pretraining.npz batch a) through the very function fill_mask uses;
@@ -19,7 +19,8 @@ import pytest
 import tensorflow as tf
 
 from helpers import FIXTURES, ROOT, TINY
-from bert_tf import checkpoints, inference, tokenization
+from bert_tf import checkpoints, restore, tokenization
+from bert_tf.inference import masked_lm, settings, text_input
 
 CONFIG = os.path.join(TINY, "bert_config.json")
 VOCAB = os.path.join(TINY, "vocab.txt")
@@ -38,7 +39,7 @@ def _run(args, stdin_text="", check=True):
 
 @pytest.fixture(scope="module")
 def tiny_mlm():
-  return inference.MaskedLM(CONFIG, VOCAB, CKPT, max_seq_length=64)
+  return masked_lm.MaskedLM(CONFIG, VOCAB, CKPT, max_seq_length=64)
 
 
 # --------------------------------------------------------------------------- (a) the numbers
@@ -82,15 +83,15 @@ def test_fill_reports_the_probabilities_of_that_function(tiny_mlm):
 def test_literal_masks_become_mask_tokens(tiny_mlm):
   tok = tiny_mlm.tokenizer
   assert tok.tokenize("the [MASK] sat") == ["the", "[", "mask", "]", "sat"]  # why we split
-  assert inference.tokenize_with_masks(tok, "The [MASK] sat on the [MASK].") == [
+  assert masked_lm.tokenize_with_masks(tok, "The [MASK] sat on the [MASK].") == [
       "the", "[MASK]", "sat", "on", "the", "[MASK]", "."]
-  assert inference.tokenize_with_masks(tok, "([MASK]),[MASK]![MASK][MASK]'s") == [
+  assert masked_lm.tokenize_with_masks(tok, "([MASK]),[MASK]![MASK][MASK]'s") == [
       "(", "[MASK]", ")", ",", "[MASK]", "!", "[MASK]", "[MASK]", "'", "s"]
-  assert inference.tokenize_with_masks(tok, "un[MASK]able") == ["un", "[MASK]", "able"]
+  assert masked_lm.tokenize_with_masks(tok, "un[MASK]able") == ["un", "[MASK]", "able"]
   cased = tokenization.FullTokenizer(VOCAB, do_lower_case=False)
-  assert inference.tokenize_with_masks(cased, "[MASK] Paris.") == ["[MASK]", "[UNK]", "."]
+  assert masked_lm.tokenize_with_masks(cased, "[MASK] Paris.") == ["[MASK]", "[UNK]", "."]
   # lower-case "[mask]" is plain text
-  with pytest.raises(inference.InputError, match="no \\[MASK\\] in the text"):
+  with pytest.raises(settings.InputError, match="no \\[MASK\\] in the text"):
     tiny_mlm.encode("the [mask] sat")
 
 
@@ -105,26 +106,26 @@ def test_encode_layout_pairs_and_truncation(tiny_mlm):
   long_tail = "[MASK] is " + "very " * 80 + "long"
   e = tiny_mlm.encode(long_tail)  # truncated to 64 tokens, the mask survives
   assert len(e.tokens) == 64 and e.mask_positions == [1]
-  with pytest.raises(inference.InputError, match="falls past --max_seq_length=64"):
+  with pytest.raises(settings.InputError, match="falls past --max_seq_length=64"):
     tiny_mlm.encode("very " * 80 + "[MASK]", where="line 3")
 
 
 def test_inputs_and_format(tiny_mlm):
-  inputs = inference.parse_lines(["a [MASK] .\n", "\n", "x\ty [MASK] z\n"])
+  inputs = text_input.parse_lines(["a [MASK] .\n", "\n", "x\ty [MASK] z\n"])
   results = tiny_mlm.fill(inputs, top_k=2)
   assert [len(r["masks"]) for r in results] == [1, 1]
   assert results[1]["text_b"] == "y [MASK] z" and "text_b" not in results[0]
-  lines = inference.format_fill_results(results, "text")
+  lines = masked_lm.format_fill_results(results, "text")
   assert lines[0] == "a [MASK] ." and lines[2] == "x\ty [MASK] z"
   first = results[0]["masks"][0]["predictions"]
   assert lines[1] == "  [MASK] 1: %s %.4f  %s %.4f" % (
       first[0]["token"], first[0]["probability"], first[1]["token"], first[1]["probability"])
-  obj = json.loads(inference.format_fill_results(results, "json")[1])
+  obj = json.loads(masked_lm.format_fill_results(results, "json")[1])
   assert obj["text_b"] == "y [MASK] z" and obj["masks"][0]["position"] == 4
   assert [set(p) for p in obj["masks"][0]["predictions"]] == [{"token", "probability"}] * 2
-  with pytest.raises(inference.InputError, match='line 2 \\("no mask"\\): no \\[MASK\\]'):
-    inference.fill_mask(["a [MASK]", "no mask"], CONFIG, VOCAB, CKPT)
-  with pytest.raises(inference.InputError, match="top_k must be at least 1"):
+  with pytest.raises(settings.InputError, match='line 2 \\("no mask"\\): no \\[MASK\\]'):
+    masked_lm.fill_mask(["a [MASK]", "no mask"], CONFIG, VOCAB, CKPT)
+  with pytest.raises(settings.InputError, match="top_k must be at least 1"):
     tiny_mlm.fill(["a [MASK]"], top_k=0)
 
 
@@ -136,8 +137,8 @@ def test_checkpoint_without_mlm_head_is_a_one_line_error(tmp_path):
   names = [n for n, _ in tf.train.list_variables(CKPT)]
   encoder = {n: reader.get_tensor(n) for n in names if n.startswith("bert/")}
   checkpoints.save_checkpoint(str(tmp_path / "encoder_only"), 0, encoder)
-  with pytest.raises(inference.MissingHeadError) as e:
-    inference.MaskedLM(CONFIG, VOCAB, str(tmp_path / "encoder_only"), max_seq_length=64)
+  with pytest.raises(restore.MissingHeadError) as e:
+    masked_lm.MaskedLM(CONFIG, VOCAB, str(tmp_path / "encoder_only"), max_seq_length=64)
   message = str(e.value)
   assert "\n" not in message and "model.ckpt-0: checkpoint has no masked-LM head" in message
   assert "no cls/predictions/* variables" in message
@@ -147,7 +148,7 @@ def test_checkpoint_without_mlm_head_is_a_one_line_error(tmp_path):
   checkpoints.save_checkpoint(str(tmp_path / "partial"), 0, partial)
   with pytest.raises(checkpoints.CheckpointError, match="lacks 4 variable\\(s\\) of the encoder "
                      "and masked-LM head \\(cls/predictions/transform/LayerNorm/beta"):
-    inference.MaskedLM(CONFIG, VOCAB, str(tmp_path / "partial"), max_seq_length=64)
+    masked_lm.MaskedLM(CONFIG, VOCAB, str(tmp_path / "partial"), max_seq_length=64)
 
 
 @pytest.mark.slow

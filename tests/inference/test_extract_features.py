@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from helpers import FIXTURES, ROOT, TINY
 from bert_tf import checkpoints
-from bert_tf import extract
+from bert_tf.inference import extract, text_input
 from bert_tf import modeling
 from bert_tf import tokenization
 from bert_tf.configuration import BertConfig
@@ -42,7 +42,7 @@ def test_read_examples(tmp_path):
                    b"a ||| b ||| c\n"
                    b"caf\xc3\xa9 \xff|||\n"
                    b"last line without newline")
-  ex = extract.read_examples(str(path))
+  ex = text_input.read_examples(str(path))
   got = [(e.unique_id, e.text_a, e.text_b) for e in ex]
   assert got == [(0, "Who was Jim Henson ?", "Jim Henson was a puppeteer"),
                  (1, "single sentence", None),
@@ -54,10 +54,10 @@ def test_read_examples(tmp_path):
 
 
 def test_features_follow_the_original_layout(tokenizer):
-  examples = [extract.InputExample(0, "Who was Jim Henson ?", "Jim Henson was a puppeteer"),
-              extract.InputExample(1, "the quick brown fox jumps over the lazy dog", None),
-              extract.InputExample(2, "a b c d e f g", "h i"),
-              extract.InputExample(3, "", "")]
+  examples = [text_input.InputExample(0, "Who was Jim Henson ?", "Jim Henson was a puppeteer"),
+              text_input.InputExample(1, "the quick brown fox jumps over the lazy dog", None),
+              text_input.InputExample(2, "a b c d e f g", "h i"),
+              text_input.InputExample(3, "", "")]
   feats = extract.convert_examples_to_features(examples, 8, tokenizer)
   assert feats[0].tokens == ["[CLS]", "who", "was", "jim", "[SEP]", "jim", "henson", "[SEP]"]
   assert feats[0].input_type_ids == [0, 0, 0, 0, 0, 1, 1, 1]
@@ -102,7 +102,7 @@ def test_script_output_format_and_values(config, tokenizer, tmp_path):
   model = modeling.BertModel(config)
   model.build()
   checkpoints.init_from_checkpoint(model.original_variables(), CKPT, log=False)
-  examples = [extract.InputExample(i, *(l.split(" ||| ") + [None])[:2])
+  examples = [text_input.InputExample(i, *(l.split(" ||| ") + [None])[:2])
               for i, l in enumerate(lines)]
   for i, (line, ex) in enumerate(zip(raw, examples)):
     assert line.isascii()  # json.dumps defaults escape non-ASCII tokens

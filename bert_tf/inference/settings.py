@@ -1,0 +1,44 @@
+"""The model files every inference tool opens first, checked before a model is built.
+
+`load_config`: bert_config.json, and the max_seq_length it allows
+(max_position_embeddings).  `load_tokenizer`: the FullTokenizer of vocab.txt,
+whose size must match the config's vocab_size, and the special tokens the tool
+needs.  InputError is the inference tools' user error (bad text or settings);
+its message is one line.
+"""
+
+from bert_tf import tokenization
+from bert_tf.configuration import BertConfig
+
+DEFAULT_MAX_SEQ_LENGTH = 128
+
+
+class InputError(ValueError):
+  """Unusable input text or settings; the message is one line."""
+
+
+def check_max_seq_length(config, max_seq_length):
+  if max_seq_length > config.max_position_embeddings:
+    raise InputError(
+        "Cannot use sequence length %d because the BERT model was only trained up to sequence "
+        "length %d" % (max_seq_length, config.max_position_embeddings))
+
+
+def load_config(bert_config_file, max_seq_length):
+  """BertConfig of `bert_config_file`; InputError if max_seq_length is longer than it allows."""
+  config = BertConfig.from_json_file(bert_config_file)
+  check_max_seq_length(config, max_seq_length)
+  return config
+
+
+def load_tokenizer(vocab_file, do_lower_case, config, bert_config_file,
+                   needed=("[CLS]", "[SEP]")):
+  """FullTokenizer of `vocab_file`, checked against config.vocab_size and for the
+  `needed` special tokens."""
+  tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case)
+  tokenization.check_vocab_size(tokenizer.vocab, config.vocab_size, vocab_file,
+                                bert_config_file)
+  for token in needed:
+    if token not in tokenizer.vocab:
+      raise InputError("%s: the vocab has no %s token" % (vocab_file, token))
+  return tokenizer

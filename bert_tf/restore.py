@@ -1,0 +1,85 @@
+"""The one restore path: checkpoint -> a built model's variables, checked first.
+
+Every tool that loads weights into a model it has built goes through here:
+the checkpoint path is resolved (prefix, one of its files, or a directory),
+every variable found in both is checked for shape against the `.index`, the
+values are checked for NaN/Inf and assigned (checkpoints.init_from_checkpoint),
+and, when the tool needs the whole model, a variable the checkpoint lacks is a
+one-line CheckpointError naming the checkpoint and the first missing names.
+The heads a tool needs on top of the encoder (a classifier's output_weights,
+pre-training's cls/predictions) are looked for in the `.index` before any
+model is built, so a pre-trained or fine-tuned checkpoint given to the wrong
+tool fails at once with MissingHeadError.
+
+Everything takes plain arguments: the model's variables as
+{original_name: variable} (`model.original_variables()`), a checkpoint path as
+the user typed it, and what the model is (for the messages).
+"""
+
+from bert_tf import checkpoints
+
+
+class MissingHeadError(checkpoints.CheckpointError):
+  """The checkpoint lacks the head a tool needs (cls/predictions, output_weights)."""
+
+
+def check(variables, checkpoint):
+  """Shape check of every name in both `variables` and the checkpoint, reading only
+  the `.index` (cheap enough before any file is written).  Returns the prefix."""
+  return checkpoints.check_compatible(variables, checkpoint)[0]
+
+
+def restore(variables, checkpoint, what=None, log=False, lacks=None):
+  """Loads `checkpoint` into `variables` ({original_name: variable}).
+
+  what: None for a partial restore (a name only in the model keeps its value,
+    as the original's init_from_checkpoint when fine-tuning a pre-trained
+    checkpoint); else what the model is ("classifier", "encoder and masked-LM
+    head", ...): every variable must be in the checkpoint, or CheckpointError
+    "<prefix>: checkpoint lacks N variable(s) of the <what> (a, b, c, ...)".
+  log: the original's "**** Trainable Variables ****" listing.
+  lacks: fn(prefix, missing names sorted) -> the message instead of the one
+    above (a tool whose message predates this module keeps it).
+
+  Returns (prefix, set of restored names).  Nothing is assigned when a shape,
+  a value or the file is bad.
+  """
+  prefix = checkpoints.resolve_checkpoint(checkpoint)
+  restored = checkpoints.init_from_checkpoint(variables, prefix, log=log)
+  missing = sorted(set(variables) - restored)
+  if what is not None and missing:
+    if lacks is not None:
+      raise checkpoints.CheckpointError(lacks(prefix, missing))
+    raise checkpoints.CheckpointError(
+        "%s: checkpoint lacks %d variable(s) of the %s (%s%s)" %
+        (prefix, len(missing), what, ", ".join(missing[:3]), ", ..." if len(missing) > 3 else ""))
+  return prefix, restored
+
+
+def classifier_outputs_of(checkpoint):
+  """K, the number of outputs of a fine-tuned checkpoint's `output_weights` [K,H].
+
+  Raises MissingHeadError for a checkpoint without the classifier head (a
+  pre-trained one).
+  """
+  prefix, reader = checkpoints.open_checkpoint(checkpoint)
+  shapes = reader.get_variable_to_shape_map()
+  if "output_weights" not in shapes:
+    raise MissingHeadError(
+        "%s: checkpoint has no classifier head (output_weights/output_bias); predict needs a "
+        "checkpoint fine-tuned by run_classifier.py, not a pre-trained one" % prefix)
+  return int(shapes["output_weights"][0])
+
+
+def check_masked_lm_head(checkpoint):
+  """The checkpoint's prefix if it has a masked-LM head (cls/predictions/*).
+
+  Raises MissingHeadError for a fine-tuned or encoder-only checkpoint.
+  """
+  prefix, reader = checkpoints.open_checkpoint(checkpoint)
+  if not any(name.startswith("cls/predictions/") for name in reader.get_variable_to_shape_map()):
+    raise MissingHeadError(
+        "%s: checkpoint has no masked-LM head (no cls/predictions/* variables), so it cannot "
+        "fill in [MASK]; use a pre-trained checkpoint that keeps it (Google's bert_model.ckpt, "
+        "run_pretraining.py's output), not a fine-tuned or encoder-only one" % prefix)
+  return prefix
