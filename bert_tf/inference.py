@@ -40,8 +40,11 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from bert_tf import checkpoints, classifier_data, modeling, tokenization, training
+from bert_tf import checkpoints, modeling, tokenization, training
 from bert_tf.configuration import BertConfig
+from bert_tf.data.examples import REGRESSION_LABELS, InputExample, is_regression_label_list
+from bert_tf.data.features import convert_single_example
+from bert_tf.data.tasks import get_processor
 
 MASK_TOKEN = "[MASK]"
 RUN_CONFIG_FILE = "run_config.json"
@@ -267,7 +270,7 @@ def resolve_labels(num_outputs, labels=None, task_name=None, label_dir=None):
   regression (STS-B, or tsv/csv with --regression).
   """
   if num_outputs == 1:
-    return list(classifier_data.REGRESSION_LABELS)
+    return list(REGRESSION_LABELS)
   if labels is not None:
     if isinstance(labels, str):
       labels = labels.split(",")
@@ -275,7 +278,7 @@ def resolve_labels(num_outputs, labels=None, task_name=None, label_dir=None):
     if not all(labels) or len(set(labels)) != len(labels):
       raise InputError("labels must be distinct and non-empty, got %r" % (labels,))
   elif task_name:
-    processor = classifier_data.get_processor(task_name, output_dir=label_dir)
+    processor = get_processor(task_name, output_dir=label_dir)
     if getattr(processor, "is_regression", False):
       raise InputError("task %s is a regression task (one output) but the checkpoint has %d "
                        "outputs" % (task_name, num_outputs))
@@ -305,7 +308,7 @@ class ClassifierPredictor(object):
     self.tokenizer = _load_tokenizer(vocab_file, do_lower_case, self.config, bert_config_file)
     self.max_seq_length = max_seq_length
     self.label_list = list(label_list)
-    self.is_regression = classifier_data.is_regression_label_list(self.label_list)
+    self.is_regression = is_regression_label_list(self.label_list)
     self.num_labels = 1 if self.is_regression else len(self.label_list)
     self.checkpoint = checkpoints.resolve_checkpoint(checkpoint)
     have = classifier_outputs_of(self.checkpoint)
@@ -329,13 +332,13 @@ class ClassifierPredictor(object):
 
   def features(self, inputs, log_examples=False):
     """TextInputs -> {input_ids, input_mask, segment_ids}: int32 [N,S], built by
-    classifier_data.convert_single_example exactly as run_classifier does."""
+    bert_tf.data.features.convert_single_example exactly as run_classifier does."""
     dummy = "0" if self.is_regression else self.label_list[0]
     columns = {"input_ids": [], "input_mask": [], "segment_ids": []}
     offset = 0 if log_examples else _FIRST_UNLOGGED_INDEX
     for i, x in enumerate(inputs):
-      example = classifier_data.InputExample("predict-%d" % i, x.text_a, x.text_b, dummy)
-      f = classifier_data.convert_single_example(i + offset, example, self.label_list,
+      example = InputExample("predict-%d" % i, x.text_a, x.text_b, dummy)
+      f = convert_single_example(i + offset, example, self.label_list,
                                                  self.max_seq_length, self.tokenizer)
       for key in columns:
         columns[key].append(getattr(f, key))
