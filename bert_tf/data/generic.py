@@ -19,6 +19,7 @@ import io
 import os
 import re
 import uuid
+import warnings
 
 import numpy as np
 import pandas
@@ -58,7 +59,7 @@ class Table(object):
     start = self.lines[k] - 1
     stop = self.lines[k + 1] - 1 if k + 1 < len(self.lines) else len(self._text_lines)
     raw = self._text_lines[start:stop]
-    if len(raw) == 1 and raw[0] in ("\n", "\r\n"):
+    if len(raw) == 1 and not raw[0].strip("\r\n"):
       return 0
     separators = sum(line.count(self.delimiter) for line in raw)
     if self.quotechar is not None:  # delimiters inside quoted fields separate nothing
@@ -71,22 +72,45 @@ class Table(object):
 
 
 def _lone_carriage_return_line(text_lines):
-  """The 1-based line of the first "\\r" not followed by "\\n", or None."""
+  """The 1-based line of the first "\\r" followed by text on its line, or None.
+
+  Carriage returns just before the line break (or the end of the file) only end
+  the line, as for the csv module.
+  """
   for number, line in enumerate(text_lines, 1):
-    if "\r" in line and "\r" in line.replace("\r\n", "\n"):
+    if "\r" in line and _CARRIAGE_RETURN_IN_LINE.search(line):
       return number
   return None
 
 
-def _parse(path, text, delimiter, quotechar, width, nrows=None):
-  """pandas' C reader on `text`: a DataFrame of str, `width` columns or more."""
+_CARRIAGE_RETURN_IN_LINE = re.compile(r"\r[^\r\n]")
+_CARRIAGE_RETURNS_BEFORE_LF = re.compile(r"\r+\n")
+_TRAILING_CARRIAGE_RETURNS = re.compile(r"\r+\Z")
+
+
+def _read_csv(text, delimiter, quotechar, width, nrows=None):
+  """pandas' C reader: a DataFrame of str with columns 0..width-1 (short rows padded with "")."""
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always", pandas.errors.ParserWarning)
+    frame = pandas.read_csv(
+        io.StringIO(text), sep=delimiter, header=None, names=range(width),
+        index_col=False, dtype=str, na_filter=False, skip_blank_lines=False,
+        quoting=csv.QUOTE_NONE if quotechar is None else csv.QUOTE_MINIMAL,
+        quotechar=quotechar or '"', engine="c", nrows=nrows)
+  # pandas cuts a first record longer than `width` with this warning (later ones raise).
+  truncated = any("loss of data" in str(w.message) for w in caught)
+  return frame, truncated
+
+
+def _parse(path, text, delimiter, quotechar, width):
+  """The records of `text`, `width` columns or more, or DataError."""
   while True:
     try:
-      return pandas.read_csv(
-          io.StringIO(text), sep=delimiter, header=None, names=range(width),
-          index_col=False, dtype=str, na_filter=False, skip_blank_lines=False,
-          quoting=csv.QUOTE_NONE if quotechar is None else csv.QUOTE_MINIMAL,
-          quotechar=quotechar or '"', engine="c", nrows=nrows)
+      frame, truncated = _read_csv(text, delimiter, quotechar, width)
+      if truncated:
+        width *= 2
+        continue
+      return frame
     except pandas.errors.EmptyDataError:
       return pandas.DataFrame(columns=range(width), dtype=str)
     except pandas.errors.ParserError as e:
@@ -97,16 +121,25 @@ def _parse(path, text, delimiter, quotechar, width, nrows=None):
         continue
       unclosed = re.search(r"EOF inside string starting at row (\d+)", message)
       if unclosed:
-        record = int(unclosed.group(1))
-        before = _parse(path, text, delimiter, quotechar, width, nrows=record)
-        line = 1 + int(_line_counts(before, quotechar).sum())
-        raise DataError("%s line %d: the quote (%s) that opens a field here is never "
+        line = _record_start_line(text, delimiter, quotechar, width, int(unclosed.group(1)))
+        raise DataError("%s line %s: the quote (%s) that opens a field here is never "
                         "closed; check the file's quoting" % (path, line, quotechar))
       raise DataError("%s: cannot parse the file as %s-separated text (%s)" %
                       (path, readers.delimiter_name(delimiter), message))
     except (ValueError, OverflowError) as e:
       raise DataError("%s: cannot parse the file as %s-separated text (%s)" %
                       (path, readers.delimiter_name(delimiter), " ".join(str(e).split())))
+
+
+def _record_start_line(text, delimiter, quotechar, width, record):
+  """The line record number `record` (0-based) starts on, from the records before it."""
+  if record == 0:
+    return 1
+  try:
+    before, _ = _read_csv(text, delimiter, quotechar, width, nrows=record)
+  except (pandas.errors.ParserError, ValueError):
+    return "?"
+  return 1 + int(_line_counts(before, quotechar).sum())
 
 
 def _line_counts(frame, quotechar):
@@ -136,14 +169,21 @@ def read_table(path, delimiter, quotechar):
   """
   text_lines = readers.read_lines(path)
   text = "".join(text_lines)
-  if not text.strip():
-    raise readers.empty_file_error(path, delimiter)
   lone_cr = _lone_carriage_return_line(text_lines)
   cr_error = DataError("%s line %s: %s" % (path, lone_cr, readers.carriage_return_problem()))
-  if lone_cr is not None and quotechar is None:
-    raise cr_error
+  if lone_cr is not None and (quotechar is None or not text.strip()):
+    raise cr_error  # only a quoted field may hold one
+  if not text.strip():
+    raise readers.empty_file_error(path, delimiter)
+  # Carriage returns that only end a line are one line break for pandas too.
+  text = _TRAILING_CARRIAGE_RETURNS.sub("\n", _CARRIAGE_RETURNS_BEFORE_LF.sub("\r\n", text))
   width = max(line.count(delimiter) for line in text_lines) + 1
-  frame = _parse(path, text, delimiter, quotechar, width)
+  try:
+    frame = _parse(path, text, delimiter, quotechar, width)
+  except DataError:
+    if lone_cr is not None:
+      raise cr_error  # pandas ends a record at a lone "\r": its record numbers are off
+    raise
   counts = _line_counts(frame, quotechar)
   if int(counts.sum()) != len(text_lines):
     # pandas ended a record at a lone "\r" (outside quotes): the csv module refuses it.
