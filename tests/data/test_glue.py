@@ -3,10 +3,13 @@
 import collections
 import logging
 import os
+import tempfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bert_tf.data import features_fast, pipeline
 from bert_tf.data.records import file_based_convert_examples_to_features
@@ -315,3 +318,96 @@ def test_too_few_columns(tmp_path):
   write_text(path, "1\t11\t12\ta\tb\n\n0\t1\t2\tc\td\n")
   with pytest.raises(DataError, match=r"dev\.tsv line 2: .* found 0"):
     get_processor("mrpc").get_dev_examples(d)
+
+
+# ----------------------------------------------------------------------------
+# Every task's table against the original processors' _create_examples
+# ----------------------------------------------------------------------------
+
+
+def original_examples(task, set_type, lines):
+  """(guid, text_a, text_b, label) as the original run_classifier.py processors (and the
+  GLUE processors written the same way) build them, one task at a time, from the rows of
+  a file.  Written independently of bert_tf.data.glue's tables."""
+  out = []
+  for (i, line) in enumerate(lines):
+    if task == "cola":
+      if set_type == "test" and i == 0:
+        continue
+      guid = "%s-%s" % (set_type, i)
+      if set_type == "test":
+        out.append((guid, line[1], None, "0"))
+      else:
+        out.append((guid, line[3], None, line[1]))
+      continue
+    if i == 0:
+      continue
+    if task == "xnli":
+      guid = "%s-%s" % (set_type, i)
+      if set_type == "train":
+        label = "contradiction" if line[2] == "contradictory" else line[2]
+        out.append((guid, line[0], line[1], label))
+      elif line[0] == "zh":
+        out.append((guid, line[6], line[7], line[1]))
+    elif task == "mnli":
+      guid = "%s-%s" % (set_type, line[0])
+      label = "contradiction" if set_type == "test" else line[-1]
+      out.append((guid, line[8], line[9], label))
+    elif task == "mrpc":
+      guid = "%s-%s" % (set_type, i)
+      out.append((guid, line[3], line[4], "0" if set_type == "test" else line[0]))
+    elif task == "sst-2":
+      guid = "%s-%s" % (set_type, i)
+      if set_type == "test":
+        out.append((guid, line[1], None, "0"))
+      else:
+        out.append((guid, line[0], None, line[1]))
+    elif task in ("qnli", "rte", "wnli"):
+      guid = "%s-%s" % (set_type, line[0])
+      dummy = "0" if task == "wnli" else "entailment"
+      out.append((guid, line[1], line[2], dummy if set_type == "test" else line[3]))
+    elif task == "qqp":
+      guid = "%s-%s" % (set_type, line[0])
+      if set_type == "test":
+        out.append((guid, line[1], line[2], "0"))
+      else:
+        out.append((guid, line[3], line[4], line[5]))
+    elif task == "sts-b":
+      guid = "%s-%s" % (set_type, line[0])
+      out.append((guid, line[7], line[8], "0" if set_type == "test" else line[-1]))
+  return out
+
+
+# The files and guid set types of the original's get_*_examples.
+SPLIT_FILES = {
+    "xnli": {"train": (os.path.join("multinli", "multinli.train.zh.tsv"), "train"),
+             "dev": ("xnli.dev.tsv", "dev")},
+    "mnli": {"train": ("train.tsv", "train"), "dev": ("dev_matched.tsv", "dev_matched"),
+             "test": ("test_matched.tsv", "test")},
+}
+_CELL = st.text(st.sampled_from("abz \"'#\u00e9\u4e2d"), min_size=1, max_size=4).filter(str.strip)
+
+
+@settings(max_examples=150, deadline=None)
+@given(task=st.sampled_from(sorted(PROCESSORS)), split=st.sampled_from(["train", "dev", "test"]),
+       rows=st.lists(st.lists(st.one_of(_CELL, st.sampled_from(
+           ["zh", "en", "contradictory", "0", "1"])), min_size=12, max_size=14),
+           min_size=1, max_size=6))
+def test_every_task_table_equals_the_original_create_examples(task, split, rows):
+  if task == "xnli" and split == "test":
+    split = "dev"
+  name, set_type = SPLIT_FILES.get(task, {}).get(
+      split, ({"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"}[split], split))
+  want = original_examples(task, set_type, rows)
+  processor = get_processor(task)
+  get = {"train": processor.get_train_examples, "dev": processor.get_dev_examples,
+         "test": processor.get_test_examples}[split]
+  with tempfile.TemporaryDirectory() as d:
+    path = write_text(os.path.join(d, name), tsv(rows))
+    if not want:
+      with pytest.raises(DataError, match="no examples in the file"):
+        get(d)
+      return
+    got = get(d)
+  assert triples(got) == want
+  assert all(e.source_file == path for e in got)
