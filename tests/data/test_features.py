@@ -66,7 +66,7 @@ def test_in_memory_features_match_original(task, tokenizer, caplog):
   examples = pad_examples_for_tpu(examples, 16)
   caplog.set_level(logging.INFO)
   features = features_fast.convert_examples_to_features(examples, processor.get_labels(),
-                                             SEQ, tokenizer)
+                                                        SEQ, tokenizer)
   with open(os.path.join(FEATURES, task, "eval_tpu_pad16.json"),
             encoding="utf-8") as f:
     want = json.load(f)
@@ -102,7 +102,7 @@ def test_convert_single_example_logs_first_five_only(tokenizer, caplog):
 
 def test_padding_example_is_all_zeros(tokenizer):
   feature = features.convert_single_example(0, PaddingInputExample(), ["a", "b"],
-                                      8, tokenizer)
+                                            8, tokenizer)
   assert feature.input_ids == feature.input_mask == feature.segment_ids == [0] * 8
   assert feature.label_id == 0 and feature.is_real_example is False
 
@@ -178,7 +178,7 @@ def test_text_b_tokenizing_to_nothing_is_single_sentence(tokenizer):
 def test_max_seq_length_too_small(tokenizer):
   with pytest.raises(ValueError, match="at least 3"):
     features.convert_single_example(0, InputExample("g", "a", "b", "0"), ["0"], 2,
-                              tokenizer)
+                                    tokenizer)
 
 
 def test_unknown_label_names_file_line_and_labels(tmp_path, tokenizer):
@@ -194,10 +194,10 @@ def test_unknown_label_names_file_line_and_labels(tmp_path, tokenizer):
   assert_one_line_data_error(e)
   with pytest.raises(DataError, match="example g-9: label 'x'"):
     features.convert_single_example(0, InputExample("g-9", "t", None, "x"),
-                              ["0", "1"], 8, tokenizer)
+                                    ["0", "1"], 8, tokenizer)
   with pytest.raises(DataError, match="label 'abc' is not a number"):
     features.convert_single_example(0, InputExample("g", "t", None, "abc"),
-                              REGRESSION_LABELS, 8, tokenizer)
+                                    REGRESSION_LABELS, 8, tokenizer)
 
 
 class _OriginalPathTokenizer(object):

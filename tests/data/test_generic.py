@@ -41,8 +41,8 @@ def test_generic_tsv_by_header_name_and_label_list(tmp_path):
   write_text(os.path.join(data, "test.tsv"), tsv([
       ["id", "review"], ["t1", "meh"]]))
   p = get_processor("TSV", text_a_column="review", label_column="sentiment",
-                       guid_column="id", has_header=True, data_dir=data,
-                       output_dir=out)
+                    guid_column="id", has_header=True, data_dir=data,
+                    output_dir=out)
   assert isinstance(p, GenericProcessor) and p.delimiter == "\t"
   assert p.get_labels() == ["neg", "neutral", "pos"]
   with open(os.path.join(out, "label_list.txt"), encoding="utf-8") as f:
@@ -58,8 +58,8 @@ def test_generic_tsv_by_header_name_and_label_list(tmp_path):
   predict_dir = str(tmp_path / "predict_only")
   write_text(os.path.join(predict_dir, "test.tsv"), tsv([["review"], ["hm"]]))
   later = get_processor("tsv", text_a_column="review",
-                           label_column="sentiment", data_dir=predict_dir,
-                           output_dir=out)
+                        label_column="sentiment", data_dir=predict_dir,
+                        output_dir=out)
   assert later.get_labels() == ["neg", "neutral", "pos"]
   assert triples(later.get_test_examples(predict_dir)) == [
       ("test-0", "hm", None, "neg")]
@@ -97,7 +97,7 @@ def test_generic_csv_quoted_fields_and_pairs(tmp_path, tokenizer):
   write_text(os.path.join(data, "train.csv"),
              'q1,q2,label\n"Hello, world","multi\nline",yes\nplain,"say ""hi""",no\n')
   p = get_processor("csv", text_a_column="q1", text_b_column="q2",
-                       label_column="label", data_dir=data)
+                    label_column="label", data_dir=data)
   assert p.delimiter == "," and p.quotechar == '"'
   train = p.get_train_examples(data)
   assert triples(train) == [("train-0", "Hello, world", "multi\nline", "yes"),
@@ -114,7 +114,7 @@ def test_generic_by_index_without_header(tmp_path):
   write_text(os.path.join(data, "train.tsv"), tsv([["1", "a", "b"],
                                                    ["0", "c", "d"]]))
   p = get_processor("tsv", text_a_column="1", text_b_column=2,
-                       label_column="0", has_header=False)
+                    label_column="0", has_header=False)
   assert triples(p.get_train_examples(data)) == [("train-0", "a", "b", "1"),
                                                  ("train-1", "c", "d", "0")]
   assert p.data_dir == data and p.get_labels() == ["0", "1"]
@@ -127,7 +127,7 @@ def test_generic_regression(tmp_path, tokenizer):
   p = get_processor("tsv", is_regression=True)
   assert p.is_regression and p.get_labels() == [None]
   features = features_fast.convert_examples_to_features(p.get_train_examples(data),
-                                             p.get_labels(), 8, tokenizer)
+                                                        p.get_labels(), 8, tokenizer)
   assert [f.label_id for f in features] == [1.5, 2.0]
 
 
@@ -141,7 +141,7 @@ def test_generic_column_errors(tmp_path):
                           "(columns: text, label)" % path)
   with pytest.raises(DataError, match="has_header is false"):
     get_processor("tsv", label_column="label",
-                     has_header=False).get_train_examples(data)
+                  has_header=False).get_train_examples(data)
   with pytest.raises(DataError,
                      match=r"train\.tsv line 2: expected at least 4 "
                      r"tab-separated columns, found 2"):

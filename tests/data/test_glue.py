@@ -247,7 +247,7 @@ def test_stsb_regression(tmp_path, tokenizer, caplog):
 
   caplog.set_level(logging.INFO)
   features = features_fast.convert_examples_to_features(train, p.get_labels(), 16,
-                                             tokenizer)
+                                                        tokenizer)
   assert [f.label_id for f in features] == [5.0, 0.8]
   assert "label: 0.800 (id = 0.8)" in [r.getMessage() for r in caplog.records]
 
@@ -260,7 +260,7 @@ def test_stsb_regression(tmp_path, tokenizer, caplog):
       next(iter(tf.data.TFRecordDataset(out))).numpy())
   assert example.features.feature["label_ids"].WhichOneof("kind") == "float_list"
   batch = next(iter(pipeline.make_dataset(out, 16, 2, is_training=False,
-                                    drop_remainder=False, is_regression=True)))
+                                          drop_remainder=False, is_regression=True)))
   assert batch["label_ids"].dtype == tf.float32
   np.testing.assert_allclose(batch["label_ids"].numpy(), [5.0, 0.8], rtol=1e-6)
   assert batch["input_ids"].dtype == tf.int32

@@ -58,7 +58,7 @@ def test_make_dataset_drop_remainder(eval_file):
 def test_make_dataset_training_repeats_and_shuffles(eval_file):
   path, want = eval_file
   ds = pipeline.make_dataset(path, SEQ, 16, is_training=True, drop_remainder=False,
-                       seed=7)
+                             seed=7)
   assert ds.element_spec["segment_ids"].shape.as_list() == [16, SEQ]
   first = [b["input_ids"].numpy() for b in ds.take(20)]  # 320 rows, 8 epochs
   again = [b["input_ids"].numpy() for b in pipeline.make_dataset(

@@ -136,7 +136,7 @@ def test_hand_encoding_parses_like_tf_example(ids, mask, label, real):
 
 def test_encoding_accepts_numpy_and_keeps_field_order():
   feature = InputFeatures(np.array([101, 30521, 0]), (1, 1, 0), [0, 0, 0],
-                             np.int64(1), np.bool_(True))
+                          np.int64(1), np.bool_(True))
   data = serialize_features(feature)
   parsed = tf.train.Example.FromString(data).features.feature
   assert list(parsed["input_ids"].int64_list.value) == [101, 30521, 0]
