@@ -304,8 +304,7 @@ def run(job):
     predict_examples = examples["predict"]
     num_actual = len(predict_examples)
     if job.use_tpu:
-      predict_examples = pad_examples_for_tpu(predict_examples,
-                                                              job.predict_batch_size)
+      predict_examples = pad_examples_for_tpu(predict_examples, job.predict_batch_size)
     predict_file = os.path.join(job.output_dir, "predict.tf_record")
     file_based_convert_examples_to_features(
         predict_examples, label_list, job.max_seq_length, tokenizer, predict_file)
@@ -358,8 +357,8 @@ def _evaluator(job, strategy, model, num_labels, is_regression, processor, label
   file_based_convert_examples_to_features(
       eval_examples, label_list, job.max_seq_length, tokenizer, eval_file)
   dataset = make_dataset(eval_file, job.max_seq_length, job.eval_batch_size,
-                                         is_training=False, drop_remainder=False,
-                                         is_regression=is_regression)
+                         is_training=False, drop_remainder=False,
+                         is_regression=is_regression)
   predict_fn = _predict_fn(model, num_labels)
   best_dir = os.path.join(job.output_dir, "best")
   state = {"best": _read_metric(os.path.join(best_dir, "eval_results.txt"), metric), "bad": 0}

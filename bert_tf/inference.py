@@ -339,7 +339,7 @@ class ClassifierPredictor(object):
     for i, x in enumerate(inputs):
       example = InputExample("predict-%d" % i, x.text_a, x.text_b, dummy)
       f = convert_single_example(i + offset, example, self.label_list,
-                                                 self.max_seq_length, self.tokenizer)
+                                 self.max_seq_length, self.tokenizer)
       for key in columns:
         columns[key].append(getattr(f, key))
     return {k: np.asarray(v, np.int32).reshape(-1, self.max_seq_length)
