@@ -89,7 +89,8 @@ def run_train(args):
 def run_predict(args):
   import numpy as np
   import tensorflow as tf
-  from bert_tf import checkpoints, classifier_data, classifier_job, training
+  from bert_tf import checkpoints, classifier_job, training
+  from bert_tf.data import pipeline
   strategy = training.resolve_strategy()
   job, model, _ = build(strategy, use_xla=args.use_xla)  # (XLA: no skip_padding)
   checkpoints.init_from_checkpoint(model.original_variables(),
@@ -113,8 +114,8 @@ def run_predict(args):
       ds = tf.data.Dataset.from_tensors(batch).repeat(num_batches)
       if args.autotune:  # the stall experiment: tf.data's autotuner on
         ds = ds.prefetch(2)
-      else:  # what classifier_data.make_dataset does
-        ds = classifier_data.without_autotune(ds)
+      else:  # what bert_tf.data.pipeline.make_dataset does
+        ds = pipeline.without_autotune(ds)
       for features in ds:
         per_replica = fn(features)
         for key, value in per_replica.items():

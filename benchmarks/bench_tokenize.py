@@ -1,7 +1,7 @@
 """Tokenization + feature conversion on a GLUE train set: bert_tf's fast path vs the
 original Python path, same examples, outputs checked identical.
 
-  fast:      classifier_data.convert_examples_to_features(examples, labels, S,
+  fast:      features_fast.convert_examples_to_features(examples, labels, S,
              FullTokenizer)  (ASCII shortcut + per-word WordPiece cache + GC pause);
              and file_based_convert_examples_to_features (hand-encoded records).
   original:  the original algorithm step by step, per example:
@@ -51,25 +51,25 @@ class OriginalPathTokenizer(object):
 
 
 def original_features(examples, label_list, seq, tokenizer):
-  from bert_tf import classifier_data
+  from bert_tf.data import features as data_features
   features = []
   for ex_index, example in enumerate(examples):
-    features.append(classifier_data.convert_single_example(ex_index, example, label_list,
-                                                           seq, tokenizer))
+    features.append(data_features.convert_single_example(ex_index, example, label_list,
+                                                         seq, tokenizer))
   return features
 
 
 def original_file(examples, label_list, seq, tokenizer, path):
   import tensorflow as tf
-  from bert_tf import classifier_data
+  from bert_tf.data import features as data_features
 
   def create_int_feature(values):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
 
   with tf.io.TFRecordWriter(path) as writer:
     for ex_index, example in enumerate(examples):
-      feature = classifier_data.convert_single_example(ex_index, example, label_list, seq,
-                                                       tokenizer)
+      feature = data_features.convert_single_example(ex_index, example, label_list, seq,
+                                                     tokenizer)
       features = collections.OrderedDict()
       features["input_ids"] = create_int_feature(feature.input_ids)
       features["input_mask"] = create_int_feature(feature.input_mask)
@@ -98,9 +98,10 @@ def main():
   load_start = common.load1()
   from absl import logging
   logging.set_verbosity(logging.WARNING)  # the 5 example dumps + progress lines, both paths
-  from bert_tf import classifier_data, tokenization
+  from bert_tf import tokenization
+  from bert_tf.data import features_fast, records, tasks
   vocab = os.path.join(common.MINILM, "vocab.txt")
-  processor = classifier_data.get_processor(args.task.lower())
+  processor = tasks.get_processor(args.task.lower())
   with common.Window() as w:
     examples = processor.get_train_examples(os.path.join(common.GLUE, args.task))
   read_s = w.wall
@@ -118,7 +119,7 @@ def main():
     times["original_features"].append(w.wall)
     tok = tokenization.FullTokenizer(vocab, do_lower_case=True)
     with common.Window() as w:
-      fast = classifier_data.convert_examples_to_features(examples, labels, args.seq, tok)
+      fast = features_fast.convert_examples_to_features(examples, labels, args.seq, tok)
     times["fast_features"].append(w.wall)
     if r == 0:
       identical["features"] = (len(ref) == len(fast) == n and
@@ -133,8 +134,8 @@ def main():
     times["original_tfrecord"].append(w.wall)
     tok = tokenization.FullTokenizer(vocab, do_lower_case=True)
     with common.Window() as w:
-      classifier_data.file_based_convert_examples_to_features(examples, labels, args.seq,
-                                                              tok, fast_path)
+      records.file_based_convert_examples_to_features(examples, labels, args.seq,
+                                                      tok, fast_path)
     times["fast_tfrecord"].append(w.wall)
     if r == 0:
       identical["tfrecord_parsed"] = parsed_records(orig_path) == parsed_records(fast_path)

@@ -172,7 +172,7 @@ def render(results):
     w("")
     w("Windows of exactly 10.24 s / 20.48 s (= 10 ms × 2^10 / 2^11) are the issue's "
       "\"stall for exactly 20.5 s or 41 s\": tf.data's autotune optimisation period. bert_tf "
-      "turns the autotuner off (`classifier_data.without_autotune`); the `stall check` row "
+      "turns the autotuner off (`bert_tf.data.pipeline.without_autotune`); the `stall check` row "
       "shows the same predict with it on. keras-hub's rows keep it on (its default).")
     w("")
     for k, name in (("predict/keras_hub", "keras-hub predict"),
@@ -242,7 +242,7 @@ def render(results):
     w("## (d) Tokenization + feature conversion, %s train (%d examples, seq %d)" % (
         r["task"], r["examples"], r["seq"]))
     w("")
-    w("fast = `classifier_data.convert_examples_to_features` / "
+    w("fast = `bert_tf.data.features_fast.convert_examples_to_features` / "
       "`file_based_convert_examples_to_features` with `FullTokenizer`; original = "
       "`convert_single_example` per example with `FullTokenizer.tokenize_exact` and the "
       "original WordPiece scan (see README). Fresh tokenizers each repeat. Outputs "

@@ -15,9 +15,13 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf import (checkpoints, classifier_data, modeling, optimization, tokenization,
-                     training)
+from bert_tf import checkpoints, modeling, optimization, tokenization, training
 from bert_tf.configuration import BertConfig
+from bert_tf.data.examples import pad_examples_for_tpu
+from bert_tf.data.features import example_label_id, make_label_map
+from bert_tf.data.pipeline import make_dataset
+from bert_tf.data.records import file_based_convert_examples_to_features
+from bert_tf.data.tasks import get_processor
 
 
 @dataclasses.dataclass
@@ -102,7 +106,7 @@ def _validate(job):
     raise ValueError("%s: cannot create output_dir (%s)" % (job.output_dir, e.strerror))
   if not os.access(job.output_dir, os.W_OK):
     raise ValueError("%s: output_dir is not writable" % job.output_dir)
-  processor = classifier_data.get_processor(job.task_name.lower(), **job.generic_options)
+  processor = get_processor(job.task_name.lower(), **job.generic_options)
   return config, processor, encoder
 
 
@@ -115,10 +119,10 @@ def _read_examples(job, processor, label_list):
     examples["eval"] = processor.get_dev_examples(job.data_dir)
   if job.do_predict:
     examples["predict"] = processor.get_test_examples(job.data_dir)
-  label_map = classifier_data._label_map(label_list)
+  label_map = make_label_map(label_list)
   for split in examples.values():
     for example in split:
-      classifier_data._label_id(example, label_map, label_list)
+      example_label_id(example, label_map, label_list)
   return examples
 
 
@@ -232,13 +236,13 @@ def run(job):
     training.check_checkpoints(model.original_variables(), job.output_dir, job.init_checkpoint)
     _write_run_config(job, label_list, is_regression)
     train_file = os.path.join(job.output_dir, "train.tf_record")
-    classifier_data.file_based_convert_examples_to_features(
+    file_based_convert_examples_to_features(
         train_examples, label_list, job.max_seq_length, tokenizer, train_file)
     logging.info("***** Running training *****")
     logging.info("  Num examples = %d", len(train_examples))
     logging.info("  Batch size = %d", job.train_batch_size)
     logging.info("  Num steps = %d", num_train_steps)
-    dataset = classifier_data.make_dataset(
+    dataset = make_dataset(
         train_file, job.max_seq_length, job.train_batch_size, is_training=True,
         drop_remainder=True, is_regression=is_regression, seed=job.seed)
     trainer = training.Trainer(
@@ -275,15 +279,15 @@ def run(job):
     eval_examples = examples["eval"]
     num_actual = len(eval_examples)
     if job.use_tpu:
-      eval_examples = classifier_data.pad_examples_for_tpu(eval_examples, job.eval_batch_size)
+      eval_examples = pad_examples_for_tpu(eval_examples, job.eval_batch_size)
     eval_file = os.path.join(job.output_dir, "eval.tf_record")
-    classifier_data.file_based_convert_examples_to_features(
+    file_based_convert_examples_to_features(
         eval_examples, label_list, job.max_seq_length, tokenizer, eval_file)
     logging.info("***** Running evaluation *****")
     logging.info("  Num examples = %d (%d actual, %d padding)", len(eval_examples), num_actual,
                  len(eval_examples) - num_actual)
     logging.info("  Batch size = %d", job.eval_batch_size)
-    dataset = classifier_data.make_dataset(
+    dataset = make_dataset(
         eval_file, job.max_seq_length, job.eval_batch_size, is_training=False,
         drop_remainder=job.use_tpu, is_regression=is_regression)
     t0 = time.time()
@@ -301,16 +305,15 @@ def run(job):
     predict_examples = examples["predict"]
     num_actual = len(predict_examples)
     if job.use_tpu:
-      predict_examples = classifier_data.pad_examples_for_tpu(predict_examples,
-                                                              job.predict_batch_size)
+      predict_examples = pad_examples_for_tpu(predict_examples, job.predict_batch_size)
     predict_file = os.path.join(job.output_dir, "predict.tf_record")
-    classifier_data.file_based_convert_examples_to_features(
+    file_based_convert_examples_to_features(
         predict_examples, label_list, job.max_seq_length, tokenizer, predict_file)
     logging.info("***** Running prediction*****")
     logging.info("  Num examples = %d (%d actual, %d padding)", len(predict_examples), num_actual,
                  len(predict_examples) - num_actual)
     logging.info("  Batch size = %d", job.predict_batch_size)
-    dataset = classifier_data.make_dataset(
+    dataset = make_dataset(
         predict_file, job.max_seq_length, job.predict_batch_size, is_training=False,
         drop_remainder=job.use_tpu, is_regression=is_regression)
     out = training.predict_batches(strategy, predict_fn, dataset, trim=_trim(job),
@@ -352,11 +355,11 @@ def _evaluator(job, strategy, model, num_labels, is_regression, processor, label
   lower_is_better = metric.endswith("loss")
   eval_examples = processor.get_dev_examples(job.data_dir)
   eval_file = os.path.join(job.output_dir, "eval.tf_record")
-  classifier_data.file_based_convert_examples_to_features(
+  file_based_convert_examples_to_features(
       eval_examples, label_list, job.max_seq_length, tokenizer, eval_file)
-  dataset = classifier_data.make_dataset(eval_file, job.max_seq_length, job.eval_batch_size,
-                                         is_training=False, drop_remainder=False,
-                                         is_regression=is_regression)
+  dataset = make_dataset(eval_file, job.max_seq_length, job.eval_batch_size,
+                         is_training=False, drop_remainder=False,
+                         is_regression=is_regression)
   predict_fn = _predict_fn(model, num_labels)
   best_dir = os.path.join(job.output_dir, "best")
   state = {"best": _read_metric(os.path.join(best_dir, "eval_results.txt"), metric), "bad": 0}

@@ -14,7 +14,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf import checkpoints, classifier_data, modeling, optimization, training
+from bert_tf import checkpoints, modeling, optimization, training
+from bert_tf.data import pipeline
 from bert_tf.configuration import BertConfig
 
 
@@ -144,7 +145,7 @@ def make_dataset(files, max_seq_length, max_predictions_per_seq, batch_size, is_
     d = tf.data.TFRecordDataset(files).repeat()
   d = d.map(_parse(spec), num_parallel_calls=2)
   d = d.batch(batch_size, drop_remainder=True)
-  return classifier_data.without_autotune(d)
+  return pipeline.without_autotune(d)
 
 
 def _outputs(model, features, training):

@@ -20,7 +20,9 @@ import pytest
 import tensorflow as tf
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bert_tf import checkpoints, classifier_data, modeling, tokenization
+from bert_tf import checkpoints, modeling, tokenization
+from bert_tf.data import features_fast, readers, tasks
+from bert_tf.data.errors import DataError
 from bert_tf.configuration import BertConfig
 from helpers import TINY
 
@@ -63,8 +65,8 @@ def test_read_rows_random_bytes(data, delimiter, quotechar):
   with tempfile.TemporaryDirectory() as d:
     path = _write(d, "train.tsv", data)
     try:
-      rows = classifier_data.read_rows(path, delimiter, quotechar)
-    except classifier_data.DataError as e:
+      rows = readers.read_rows(path, delimiter, quotechar)
+    except DataError as e:
       _one_line_naming(e, path)
       return
   lines = [n for n, _ in rows]
@@ -84,15 +86,15 @@ def test_read_rows_round_trips_tab_separated_rows(rows):
   with tempfile.TemporaryDirectory() as d:
     path = _write(d, "x.tsv", text.encode("utf-8"))
     if not any(f.strip() for r in rows for f in r):
-      with pytest.raises(classifier_data.DataError, match="file is empty"):
-        classifier_data.read_rows(path)
+      with pytest.raises(DataError, match="file is empty"):
+        readers.read_rows(path)
       return
-    parsed = classifier_data.read_rows(path)
+    parsed = readers.read_rows(path)
   # csv yields [] for an empty line, which is what a row of one empty field writes
   assert parsed == [(i + 1, [] if r in ([], [""]) else r) for i, r in enumerate(rows)]
 
 
-TASKS = sorted(classifier_data.PROCESSORS) + ["tsv", "csv"]
+TASKS = sorted(tasks.PROCESSORS) + ["tsv", "csv"]
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +109,7 @@ def _cell(labels):
 @st.composite
 def _task_file(draw):
   task = draw(st.sampled_from(TASKS))
-  processor = classifier_data.get_processor(task) if task not in ("tsv", "csv") else None
+  processor = tasks.get_processor(task) if task not in ("tsv", "csv") else None
   labels = [l for l in (processor.get_labels() if processor else ["a", "b"]) if l is not None]
   split = draw(st.sampled_from(["train", "dev"] + ([] if task == "xnli" else ["test"])))
   rows = draw(st.lists(st.lists(_cell(labels), max_size=12), max_size=8))
@@ -126,7 +128,7 @@ def test_processors_and_featurization_on_random_files(case, tokenizer):
     data_dir, out = os.path.join(d, "data"), os.path.join(d, "out")
     os.makedirs(out)
     options = {"data_dir": data_dir, "output_dir": out} if task in ("tsv", "csv") else {}
-    processor = classifier_data.get_processor(task, **options)
+    processor = tasks.get_processor(task, **options)
     name = dict(processor.splits)[split][0] if hasattr(processor, "splits") else \
         "%s.%s" % (split, task)
     if task in ("tsv", "csv") and split != "train":
@@ -138,8 +140,8 @@ def test_processors_and_featurization_on_random_files(case, tokenizer):
     try:
       examples = get(data_dir)
       labels = processor.get_labels()
-      features = classifier_data.convert_examples_to_features(examples, labels, 16, tokenizer)
-    except classifier_data.DataError as e:
+      features = features_fast.convert_examples_to_features(examples, labels, 16, tokenizer)
+    except DataError as e:
       message = str(e)
       assert "\n" not in message.strip(), message
       assert data_dir in message or out in message, message
@@ -154,9 +156,9 @@ def test_xnli_dev_row_of_one_column_names_the_line(tmp_path):
   """xnli.dev.tsv rows are filtered on column 0 before columns 6-7 are read; a one-column
   "zh" row must still be a DataError naming the line."""
   _write(str(tmp_path), "xnli.dev.tsv", b"language\tgold_label\nzh\n")
-  with pytest.raises(classifier_data.DataError, match=r"xnli\.dev\.tsv line 2: expected at "
+  with pytest.raises(DataError, match=r"xnli\.dev\.tsv line 2: expected at "
                      r"least 8 tab-separated columns, found 1"):
-    classifier_data.get_processor("xnli").get_dev_examples(str(tmp_path))
+    tasks.get_processor("xnli").get_dev_examples(str(tmp_path))
 
 
 # --------------------------------------------------------------------------- checkpoints

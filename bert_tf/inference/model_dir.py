@@ -10,7 +10,9 @@ explicit list, the task's `get_labels()` or the run's label_list.txt.
 import json
 import os
 
-from bert_tf import checkpoints, classifier_data
+from bert_tf import checkpoints
+from bert_tf.data.examples import REGRESSION_LABELS
+from bert_tf.data.tasks import get_processor
 from bert_tf.inference.settings import InputError
 
 RUN_CONFIG_FILE = "run_config.json"
@@ -72,7 +74,7 @@ def resolve_labels(num_outputs, labels=None, task_name=None, label_dir=None):
   regression (STS-B, or tsv/csv with --regression).
   """
   if num_outputs == 1:
-    return list(classifier_data.REGRESSION_LABELS)
+    return list(REGRESSION_LABELS)
   if labels is not None:
     if isinstance(labels, str):
       labels = labels.split(",")
@@ -80,7 +82,7 @@ def resolve_labels(num_outputs, labels=None, task_name=None, label_dir=None):
     if not all(labels) or len(set(labels)) != len(labels):
       raise InputError("labels must be distinct and non-empty, got %r" % (labels,))
   elif task_name:
-    processor = classifier_data.get_processor(task_name, output_dir=label_dir)
+    processor = get_processor(task_name, output_dir=label_dir)
     if getattr(processor, "is_regression", False):
       raise InputError("task %s is a regression task (one output) but the checkpoint has %d "
                        "outputs" % (task_name, num_outputs))

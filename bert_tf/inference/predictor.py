@@ -23,7 +23,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from bert_tf import checkpoints, classifier_data, modeling, restore, tokenization
+from bert_tf import checkpoints, modeling, restore, tokenization
+from bert_tf.data.examples import InputExample, is_regression_label_list
+from bert_tf.data.features import convert_single_example
 from bert_tf.inference import forward, model_dir, settings
 from bert_tf.inference.settings import InputError
 from bert_tf.inference.text_input import as_inputs
@@ -61,7 +63,7 @@ class ClassifierPredictor(object):
                                              bert_config_file)
     self.max_seq_length = max_seq_length
     self.label_list = list(label_list)
-    self.is_regression = classifier_data.is_regression_label_list(self.label_list)
+    self.is_regression = is_regression_label_list(self.label_list)
     self.num_labels = 1 if self.is_regression else len(self.label_list)
     self.checkpoint = checkpoints.resolve_checkpoint(checkpoint)
     have = restore.classifier_outputs_of(self.checkpoint)
@@ -84,14 +86,14 @@ class ClassifierPredictor(object):
 
   def features(self, inputs, log_examples=False):
     """TextInputs -> {input_ids, input_mask, segment_ids}: int32 [N,S], built by
-    classifier_data.convert_single_example exactly as run_classifier does."""
+    bert_tf.data.features.convert_single_example exactly as run_classifier does."""
     dummy = "0" if self.is_regression else self.label_list[0]
     columns = {"input_ids": [], "input_mask": [], "segment_ids": []}
     offset = 0 if log_examples else _FIRST_UNLOGGED_INDEX
     for i, x in enumerate(inputs):
-      example = classifier_data.InputExample("predict-%d" % i, x.text_a, x.text_b, dummy)
-      f = classifier_data.convert_single_example(i + offset, example, self.label_list,
-                                                 self.max_seq_length, self.tokenizer)
+      example = InputExample("predict-%d" % i, x.text_a, x.text_b, dummy)
+      f = convert_single_example(i + offset, example, self.label_list,
+                                 self.max_seq_length, self.tokenizer)
       for key in columns:
         columns[key].append(getattr(f, key))
     return {k: np.asarray(v, np.int32).reshape(-1, self.max_seq_length)

@@ -17,7 +17,9 @@ import pytest
 import tensorflow as tf
 
 from helpers import FIXTURES, ROOT, TINY
-from bert_tf import checkpoints, classifier_data, restore, tokenization
+from bert_tf import checkpoints, restore, tokenization
+from bert_tf.data.errors import DataError
+from bert_tf.data.tasks import get_processor
 from bert_tf.inference import model_dir, predictor, settings, text_input
 
 MRPC = os.path.join(FIXTURES, "classifier_features", "MRPC", "data")
@@ -47,7 +49,7 @@ def _run(args, stdin_text=None, check=True):
 
 def _test_pairs():
   """(text_a, text_b) of MRPC test.tsv, as run_classifier reads them."""
-  examples = classifier_data.get_processor("MRPC").get_test_examples(MRPC)
+  examples = get_processor("MRPC").get_test_examples(MRPC)
   return [(e.text_a, e.text_b) for e in examples]
 
 
@@ -257,7 +259,7 @@ def test_resolve_labels(tmp_path):
   (tmp_path / "label_list.txt").write_text("spam\nham\neggs\n")
   assert model_dir.resolve_labels(3, task_name="tsv", label_dir=str(tmp_path)) == [
       "spam", "ham", "eggs"]
-  with pytest.raises(classifier_data.DataError, match="no label list"):
+  with pytest.raises(DataError, match="no label list"):
     model_dir.resolve_labels(3, task_name="csv", label_dir=str(tmp_path / "elsewhere"))
   with pytest.raises(settings.InputError, match="has 3 outputs but the label list"):
     model_dir.resolve_labels(3, task_name="MRPC")
