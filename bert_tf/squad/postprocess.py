@@ -335,6 +335,17 @@ def compute_predictions(all_examples, all_features, all_results, n_best_size,
   return all_predictions, all_nbest_json, scores_diff_json
 
 
+def best_non_null_answers(nbest):
+  """qas_id -> the first non-empty text of its n-best list ("" if none).
+
+  What the answers would be with an infinite null_score_diff_threshold (for
+  evaluate.evaluate_v2's threshold search).
+  """
+  return collections.OrderedDict(
+      (qas_id, next((e["text"] for e in entries if e["text"]), ""))
+      for qas_id, entries in nbest.items())
+
+
 def dumps(obj):
   """The original's file text: json.dumps(obj, indent=4) + newline (ASCII-escaped)."""
   return json.dumps(obj, indent=4) + "\n"
