@@ -406,17 +406,23 @@ def results_from_arrays(unique_ids, start_logits, end_logits):
 def read_logits(path):
   """The RawResults stored in a logits.npz file (SquadInputError if it is not one)."""
   try:
-    with np.load(path) as data:
+    data = np.load(path)
+    if not hasattr(data, "files"):  # a .npy array, not an archive
+      raise ValueError("a single array")
+    with data:
+      missing = [k for k in ("unique_ids", "start_logits", "end_logits") if k not in data]
+      if missing:
+        raise SquadInputError(
+            "%s: no %s array; a logits file holds unique_ids, start_logits and "
+            "end_logits (the logits.npz of a predict run)" % (path, missing[0]))
       unique_ids = data["unique_ids"]
       start_logits = data["start_logits"]
       end_logits = data["end_logits"]
+  except SquadInputError:
+    raise
   except FileNotFoundError:
     raise SquadInputError("%s: file not found; pass the logits.npz written by a "
                           "previous predict run" % path) from None
-  except KeyError as e:
-    raise SquadInputError("%s: no %s array; a logits file holds unique_ids, "
-                          "start_logits and end_logits (the logits.npz of a predict "
-                          "run)" % (path, e)) from None
   except (ValueError, OSError) as e:
     raise SquadInputError("%s: not a .npz file (%s); pass the logits.npz written by "
                           "a previous predict run" % (path, e)) from None
