@@ -28,6 +28,7 @@ says in one line which file, which question and what to do.  A negative
 """
 
 import json
+import re
 
 from absl import logging
 
@@ -76,8 +77,31 @@ def is_whitespace(c):
   return c == " " or c == "\t" or c == "\r" or c == "\n" or ord(c) == 0x202F
 
 
+_WORD = re.compile("[^ \t\r\n\u202f]+")
+
+
 def split_paragraph(paragraph_text):
-  """(doc_tokens, char_to_word_offset) of a context, as the original."""
+  """(doc_tokens, char_to_word_offset) of a context, as the original.
+
+  Words are the runs of non-whitespace (is_whitespace above); every
+  character maps to the last word that started at or before it.  Equal to
+  split_paragraph_reference, the original's character loop.
+  """
+  doc_tokens = []
+  char_to_word_offset = []
+  previous_start = 0
+  for match in _WORD.finditer(paragraph_text):
+    start = match.start()
+    char_to_word_offset.extend([len(doc_tokens) - 1] * (start - previous_start))
+    doc_tokens.append(match.group())
+    previous_start = start
+  char_to_word_offset.extend(
+      [len(doc_tokens) - 1] * (len(paragraph_text) - previous_start))
+  return doc_tokens, char_to_word_offset
+
+
+def split_paragraph_reference(paragraph_text):
+  """The original read_squad_examples' character loop (the reference for tests)."""
   doc_tokens = []
   char_to_word_offset = []
   prev_is_whitespace = True

@@ -1,5 +1,4 @@
 """SQuAD test fixtures; puts this folder on sys.path for `squad_testing`."""
-import logging
 import os
 import sys
 
@@ -16,9 +15,3 @@ if _HERE not in sys.path:
 def tokenizer():
   from bert_tf import tokenization
   return tokenization.FullTokenizer(os.path.join(TINY, "vocab.txt"), do_lower_case=True)
-
-
-@pytest.fixture
-def info_logs(caplog):
-  caplog.set_level(logging.INFO)
-  return caplog

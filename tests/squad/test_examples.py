@@ -3,6 +3,8 @@ import json
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from squad_testing import absl_messages, read_json, squad_path
 
@@ -20,7 +22,7 @@ def _as_dict(e):
 @pytest.mark.parametrize("version", ["v1", "v2"])
 @pytest.mark.parametrize("mode", ["train", "eval"])
 def test_examples_match_original(version, mode, caplog):
-  caplog.set_level(logging.WARNING)
+  caplog.set_level(logging.WARNING, logger="absl")
   is_training = mode == "train"
   path = squad_path("input_%s_%s.json" % (version, "train" if is_training else "dev"))
   got = read_squad_examples(path, is_training, version == "v2")
@@ -54,8 +56,15 @@ def test_whitespace_rule_is_the_originals():
   assert squad_examples.split_paragraph("  x")[1] == [-1, -1, 0]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab \t\r\n\u202f\u00a0\u3000\u2028\x0b.")),
+               max_size=30))
+def test_fast_split_equals_the_original_loop(text):
+  assert squad_examples.split_paragraph(text) == squad_examples.split_paragraph_reference(text)
+
+
 def test_training_positions_and_drop(tmp_path, caplog):
-  caplog.set_level(logging.WARNING)
+  caplog.set_level(logging.WARNING, logger="absl")
   context = "The cat\u00a0sat on the mat."
   path = _write_squad(tmp_path, context, [
       _qa("ok", "the mat", context.index("the mat")),

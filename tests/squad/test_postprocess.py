@@ -34,7 +34,7 @@ def _eval_set(version, tokenizer):
 ])
 def test_prediction_files_match_original_bytes(version, directory, logits, threshold,
                                                tokenizer, tmp_path, caplog):
-  caplog.set_level(logging.INFO)
+  caplog.set_level(logging.INFO, logger="absl")
   examples, features = _eval_set(version, tokenizer)
   logits_file = squad_path(version, logits)
   results = postprocess.read_logits(logits_file)
@@ -62,7 +62,7 @@ def test_prediction_files_match_original_bytes(version, directory, logits, thres
 
 def test_get_final_text_cases(caplog):
   for case in read_json("get_final_text_cases.json"):
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="absl")
     caplog.clear()
     got = postprocess.get_final_text(case["pred_text"], case["orig_text"],
                                      case["do_lower_case"], verbose_logging=True)
@@ -71,7 +71,7 @@ def test_get_final_text_cases(caplog):
 
 
 def test_get_final_text_fallbacks(caplog):
-  caplog.set_level(logging.INFO)
+  caplog.set_level(logging.INFO, logger="absl")
   cases = [
       ("zz", "a b", "Unable to find text: 'zz' in 'a b'"),
       # A character BasicTokenizer deletes (U+200B is Cf) makes the lengths differ.
@@ -114,7 +114,7 @@ def test_all_null_nbest_gives_empty_answer_not_a_crash(tokenizer, tmp_path, capl
   start[1] = end[1] = 9.0  # the question's first token
   start[0], end[0] = 1.0, 0.5
   result = postprocess.RawResult(features[0].unique_id, start, end)
-  caplog.set_level(logging.WARNING)
+  caplog.set_level(logging.WARNING, logger="absl")
   preds, nbest, odds = postprocess.compute_predictions(
       [example], features, [result], n_best_size=1, max_answer_length=30,
       do_lower_case=True, version_2_with_negative=True)
@@ -133,7 +133,7 @@ def test_example_without_features(tokenizer, caplog):
   results = [postprocess.RawResult(features[0].unique_id, [0.0] * width, [0.0] * width)]
   for f in features:
     f.example_index = 1
-  caplog.set_level(logging.WARNING)
+  caplog.set_level(logging.WARNING, logger="absl")
   preds, nbest, odds = postprocess.compute_predictions(
       [empty, fine], features, results, 20, 30, True, version_2_with_negative=True)
   assert preds["empty"] == ""
