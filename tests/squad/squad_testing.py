@@ -3,7 +3,7 @@ import gzip
 import json
 import os
 
-from helpers import FIXTURES, TINY
+from helpers import FIXTURES
 
 SQUAD = os.path.join(FIXTURES, "squad")
 # The oracle's conversion settings.
