@@ -462,10 +462,19 @@ class _WordTable(object):
     number = self.number
     new = [w for w in dict.fromkeys(words) if w not in number]
     if new:
-      tokenize, vocab = self.tokenizer.tokenize, self.tokenizer.vocab
+      tokenizer = self.tokenizer
+      tokenize, vocab = tokenizer.tokenize, tokenizer.vocab
+      wordpiece = tokenizer.wordpiece_tokenizer.tokenize_word
+      lower = tokenizer.do_lower_case
       flat, lengths = [], []
       for word in new:
-        ids = [vocab.get(t) for t in tokenize(word)]
+        if word.isascii() and word.isalnum():
+          # BasicTokenizer leaves an ASCII letters-and-digits word whole
+          # (lower-cased when uncased): only WordPiece is left to do.
+          pieces = wordpiece(word.lower() if lower else word)
+        else:
+          pieces = tokenize(word)
+        ids = [vocab.get(t) for t in pieces]
         if None in ids:
           lengths.append(-1)
         else:
@@ -628,18 +637,9 @@ def _example_features(example, example_index, unique_id, paragraph, query_tokens
     elif is_training:
       start_position = end_position = 0
     feature = InputFeatures(
-        unique_id=unique_id,
-        example_index=example_index,
-        doc_span_index=doc_span_index,
-        tokens=head_tokens + window.tail_tokens,
-        token_to_orig_map=None,
-        token_is_max_context=None,
-        input_ids=head_ids + window.ids + template[2],
-        input_mask=template[0][:],
-        segment_ids=template[1][:],
-        start_position=start_position,
-        end_position=end_position,
-        is_impossible=is_impossible)
+        unique_id, example_index, doc_span_index, head_tokens + window.tail_tokens,
+        None, None, head_ids + window.ids + template[2], template[0][:],
+        template[1][:], start_position, end_position, is_impossible)
     feature._window = window  # pylint: disable=protected-access
     feature._doc_offset = doc_offset  # pylint: disable=protected-access
     if example_index < LOGGED_EXAMPLES:

@@ -56,7 +56,7 @@ def test_features_and_log_match_original(converter, version, mode, tokenizer, ca
                                    MAX_QUERY_LENGTH, is_training)
   want = read_json(version, "features_%s.json.gz" % mode)
   got = [as_fixture_dict(f) for f in features]
-  assert len(got) == len(want)
+  assert len(got) == len(want) == read_json(version, "case_info.json")["n_features_" + mode]
   for g, w in zip(got, want):
     assert g == w
     assert list(g["token_to_orig_map"]) == list(w["token_to_orig_map"])  # insertion order
@@ -192,3 +192,22 @@ def test_fast_path_is_used_for_a_full_tokenizer(tokenizer, monkeypatch):
   squad_features.convert_examples_to_features(examples, tokenizer, MAX_SEQ_LENGTH,
                                               DOC_STRIDE, MAX_QUERY_LENGTH, False)
   assert not called
+
+
+def test_fast_path_cache_eviction_and_unshared_paragraphs(tokenizer, monkeypatch):
+  """Small chunks and a tiny paragraph cache (revisits after eviction), and
+  examples that each carry their own copy of the paragraph words."""
+  examples, _ = _examples("v2", "train")
+  shuffle_training_examples(examples)
+  reference = squad_features.convert_examples_to_features_reference(
+      examples, tokenizer, MAX_SEQ_LENGTH, DOC_STRIDE, MAX_QUERY_LENGTH, True)
+  monkeypatch.setattr(squad_features, "_PARAGRAPH_CACHE_SIZE", 2)
+  monkeypatch.setattr(squad_features, "_QUESTION_BATCH", 3)
+  fast = squad_features.convert_examples_to_features(
+      examples, tokenizer, MAX_SEQ_LENGTH, DOC_STRIDE, MAX_QUERY_LENGTH, True)
+  assert [as_tuple(f) for f in fast] == [as_tuple(r) for r in reference]
+  copies = [SquadExample(e.qas_id, e.question_text, list(e.doc_tokens), e.orig_answer_text,
+                         e.start_position, e.end_position, e.is_impossible) for e in examples]
+  fast = squad_features.convert_examples_to_features(
+      copies, tokenizer, MAX_SEQ_LENGTH, DOC_STRIDE, MAX_QUERY_LENGTH, True)
+  assert [as_tuple(f) for f in fast] == [as_tuple(r) for r in reference]
