@@ -551,7 +551,7 @@ def iter_features(examples, tokenizer, max_seq_length, doc_stride,
                   max_query_length, is_training):
   """Yields the same InputFeatures (and logs) as iter_features_reference, faster.
 
-  Needs a bert_tf FullTokenizer (for its batched id path).  An example with a
+  Needs a bert_tf FullTokenizer (its vocab and WordPiece).  An example with a
   piece missing from the vocab goes through the reference, so it fails (or
   not) exactly where the original would.
   """
@@ -656,8 +656,9 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length,
   Args:
     examples: list of SquadExample (training: in the order to convert, i.e.
       after records.shuffle_training_examples for run_squad's train records).
-    tokenizer: tokenization.FullTokenizer (another tokenizer object with
-      tokenize/convert_tokens_to_ids goes through the reference path).
+    tokenizer: tokenization.FullTokenizer (any other tokenizer object with
+      tokenize/convert_tokens_to_ids, subclasses included, goes through the
+      reference path).
     max_seq_length, doc_stride, max_query_length: as the original flags.
     is_training: compute answer positions (0/0 outside the window).
     output_fn: called with each feature in order, as the original's callback;
@@ -666,7 +667,7 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length,
   Returns:
     The list of InputFeatures, or their number when output_fn is given.
   """
-  if hasattr(tokenizer, "tokenize_to_ids_batch") and hasattr(tokenizer, "inv_vocab"):
+  if type(tokenizer) is tokenization.FullTokenizer:  # pylint: disable=unidiomatic-typecheck
     features = iter_features(examples, tokenizer, max_seq_length, doc_stride,
                              max_query_length, is_training)
   else:
