@@ -21,9 +21,11 @@ null_odds.json (qas_id -> null score minus best non-null score).  Per example:
 
 Two deviations where the original crashes, both logged as warnings: in 2.0
 an n-best with no non-null entry (google-research/bert #476) and an example
-with no features, e.g. an empty context (#353), give the answer "", with the
-null score (diff against a 0 + 0 non-null score) in null_odds.json.  In 1.1
-an example without features keeps the original's "empty".
+with no features, e.g. an empty context (#353), give the answer "".  Their
+null_odds.json value is the null score itself (a difference against a 0 + 0
+non-null score) for #476, and the original's starting null score 1000000.0
+for #353 (n-best: one "" entry with logits 0.0).  In 1.1 an example without
+features keeps the original's "empty".
 
 `write_logits` / `read_logits` store the model's raw results as logits.npz
 (unique_ids int64 [N], start_logits / end_logits float32 [N, S]), so
