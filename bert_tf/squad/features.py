@@ -559,9 +559,9 @@ def iter_features(examples, tokenizer, max_seq_length, doc_stride,
     examples = list(examples)
   vocab = tokenizer.vocab
   cls_id, sep_id = vocab.get("[CLS]"), vocab.get("[SEP]")
-  token_table = np.empty(max(tokenizer.inv_vocab, default=-1) + 1, object)
-  for index, token in tokenizer.inv_vocab.items():
-    token_table[index] = token
+  inv_vocab = tokenizer.inv_vocab
+  token_table = np.empty(max(inv_vocab, default=-1) + 1, object)  # id -> token
+  token_table[:] = list(map(inv_vocab.get, range(len(token_table))))
   templates = {}  # (doc_offset, length) -> (input_mask, segment_ids, padding)
   paragraphs = {}  # id(doc_tokens) -> (doc_tokens, _Paragraph)
   words = _WordTable(tokenizer)
