@@ -458,7 +458,7 @@ class _WordTable(object):
     self.lengths = np.zeros(0, np.int64)
 
   def add(self, words):
-    """Numbers of `words` (an array), tokenizing the ones not seen yet."""
+    """The numbers of `words` as an array, tokenizing the words not seen yet."""
     number = self.number
     new = [w for w in dict.fromkeys(words) if w not in number]
     if new:
@@ -505,7 +505,9 @@ class _WordTable(object):
     ids = self.flat[index]
     ids_list = ids.tolist()
     tokens = token_table[ids].tolist()
-    token_starts = np.append(firsts, int(lengths.sum()))[word_starts].tolist()
+    bounds = np.append(firsts, int(lengths.sum()))  # + the end of the last word
+    token_starts = bounds[word_starts].tolist()
+    token_ends = bounds[word_starts + counts].tolist()
     local_word = np.arange(len(numbers)) - np.repeat(word_starts, counts)
     tok_to_orig = np.repeat(local_word, lengths).tolist()
     orig_to_tok = (firsts - np.repeat(np.array(token_starts, np.int64), counts)).tolist()
@@ -514,8 +516,7 @@ class _WordTable(object):
       if not exact[k]:
         out.append(_Paragraph(False))
         continue
-      t0 = token_starts[k]
-      t1 = t0 + sum(lengths[w0:w0 + count].tolist()) if count else t0
+      t0, t1 = token_starts[k], token_ends[k]
       out.append(_Paragraph(True, tokens[t0:t1], ids_list[t0:t1],
                             tok_to_orig[t0:t1], orig_to_tok[w0:w0 + count]))
     return out
