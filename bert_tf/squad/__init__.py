@@ -1,0 +1,24 @@
+"""Question answering on SQuAD 1.1 / 2.0, exact to google-research/bert's run_squad.py.
+
+One concept per module, each function taking plain arguments:
+
+* examples:    SquadExample, read_squad_examples (SQuAD JSON, the original
+               whitespace rule, training answers, SquadInputError).
+* features:    InputFeatures, convert_examples_to_features (document
+               windows; the original algorithm as a reference and a fast
+               path that gives the same features and log).
+* records:     the train/eval TFRecord schema (FeatureWriter, tf.data
+               reader) and the Random(12345) shuffle of training examples.
+* postprocess: write_predictions (predictions / n-best / null odds files),
+               get_final_text, logits.npz.
+* evaluate:    the official SQuAD 1.1 / 2.0 metrics, thresholds in logit
+               differences.
+
+Deviations from the original (everything else is kept, defects included):
+bad input raises a one-line SquadInputError instead of KeyError/IndexError
+(a negative answer_start is refused); doc_stride < 1 or a question leaving
+no room for the document raise ValueError instead of looping forever; in
+SQuAD 2.0 an all-null n-best (#476) or an example without features (#353)
+answers "" with a warning instead of crashing; FeatureWriter writes through
+a temporary file.
+"""
