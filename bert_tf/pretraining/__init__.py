@@ -1,0 +1,1 @@
+"""Pretraining: masked-LM + next-sentence data and the run_pretraining job."""
