@@ -1,7 +1,7 @@
 """bert_tf at fixed shape: fine-tuning (the Trainer run_classifier uses) and predict.
 
   --mode=train:   BertClassifier + optimization.create_optimizer("adamw", ...) +
-                  training.Trainer built exactly as classifier_job.run builds it
+                  training.Trainer built exactly as classifier.job.run builds it
                   (steps_per_loop=1, summaries on, trim off: the random ids are
                   all real), driven through Trainer.train() on one fixed random
                   batch repeated; a step-end timestamp is taken through the

@@ -23,7 +23,6 @@ import contextlib
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 _LN_EPSILON = 1e-12

@@ -82,7 +82,6 @@ def resolve(job):
   encoder = None
   vocab_file, do_lower_case = job.vocab_file, job.do_lower_case
   init_checkpoint = job.init_checkpoint
-  init = training.checkpoint_initializer(init_checkpoint)
   if job.bert_hub_module_handle:
     from bert_tf import hub
     encoder = hub.load_hub_encoder(job.bert_hub_module_handle)
@@ -94,12 +93,10 @@ def resolve(job):
     if encoder.do_lower_case is not None:
       do_lower_case = bool(encoder.do_lower_case)
     init_checkpoint = None
-
-    def init(variables):
-      names = encoder.restore(variables)
-      logging.info("Initialised %d variables from the TF Hub module %s", len(names), encoder.path)
+    init = _hub_initializer(encoder)
   else:
     tokenization.validate_case_matches_checkpoint(job.do_lower_case, job.init_checkpoint)
+    init = training.checkpoint_initializer(job.init_checkpoint)
   if not job.do_train and not job.do_eval and not job.do_predict:
     raise ValueError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
   config = encoder.config if encoder else BertConfig.from_json_file(job.bert_config_file)
@@ -116,6 +113,14 @@ def resolve(job):
   processor = classifier_data.get_processor(job.task_name.lower(), **job.generic_options)
   return Resolved(config=config, processor=processor, vocab_file=vocab_file,
                   do_lower_case=do_lower_case, init_checkpoint=init_checkpoint, init=init)
+
+
+def _hub_initializer(encoder):
+  """Loads a TF Hub module's encoder weights into {original_name: variable}."""
+  def init(variables):
+    names = encoder.restore(variables)
+    logging.info("Initialised %d variables from the TF Hub module %s", len(names), encoder.path)
+  return init
 
 
 def _read_examples(job, processor, label_list):
