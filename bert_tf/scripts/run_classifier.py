@@ -91,8 +91,10 @@ def define_flags(module_name):
                       "sentence-pair data (optional).", **kw)
   flags.DEFINE_string("label_column", None, "[bert_tf] tsv/csv: column of the label (default 1). "
                       "Test files need none.", **kw)
-  flags.DEFINE_string("guid_column", None, "[bert_tf] tsv/csv: column of the example id (optional).", **kw)
-  flags.DEFINE_bool("has_header", True, "[bert_tf] tsv/csv: the first row of each file is a header.", **kw)
+  flags.DEFINE_string("guid_column", None,
+                      "[bert_tf] tsv/csv: column of the example id (optional).", **kw)
+  flags.DEFINE_bool("has_header", True,
+                    "[bert_tf] tsv/csv: the first row of each file is a header.", **kw)
   flags.DEFINE_string("labels", None, "[bert_tf] tsv/csv: comma-separated label list fixing the "
                       "output order (default: sorted labels of train.<ext>, saved to "
                       "output_dir/label_list.txt and reused by later runs).", **kw)

@@ -484,8 +484,11 @@ def test_trainer_accumulation_matches_one_big_batch_on_bert(tmp_path):
   trainer = training.Trainer(tf.distribute.get_strategy(), model_b, vars_b, accumulated, loss_fn,
                              str(tmp_path), save_checkpoints_steps=0,
                              gradient_accumulation_steps=2, summaries=False)
-  micro = [dict(_batch(rows)[0], label_ids=_batch(rows)[1]) for rows in (slice(0, 2), slice(2, 4))]
-  dataset = tf.data.Dataset.from_tensors(micro[0]).concatenate(tf.data.Dataset.from_tensors(micro[1]))
+  micro = []
+  for rows in (slice(0, 2), slice(2, 4)):
+    micro_features, micro_labels = _batch(rows)
+    micro.append(tf.data.Dataset.from_tensors(dict(micro_features, label_ids=micro_labels)))
+  dataset = micro[0].concatenate(micro[1])
   trainer._build_train_fn()(iter(dataset), tf.constant(1))
   assert int(accumulated.global_step.numpy()) == 1
   # The fixture's step-1 norm: per-occurrence rows of both micro-batches, each / 2.
