@@ -330,8 +330,8 @@ def _evaluator(job, strategy, model, num_labels, is_regression, processor, label
   state = {"best": classifier_metrics.read_metric(os.path.join(best_dir, "eval_results.txt"), metric), "bad": 0}
 
   def evaluate(step):
-    out = training.predict_batches(strategy, predict_fn, dataset, trim=rt.trim,
-                                   use_xla=rt.use_xla)
+    out = training.predict_batches(strategy, predict_fn, dataset, trim=job.runtime.trim,
+                                   use_xla=job.runtime.use_xla)
     metrics = classifier_metrics.eval_metrics(out, job.eval_batch_size, is_regression)
     metrics["global_step"] = np.int64(step)
     if metric not in metrics:
