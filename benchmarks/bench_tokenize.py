@@ -28,7 +28,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import bert_tf  # noqa: E402,F401  (sets TensorFlow's start-up options: import it before TF)
+from bert_tf import runtime  # noqa: E402
+
+runtime.configure_process()  # TensorFlow's start-up options, before anything imports TF
 import common  # noqa: E402
 
 

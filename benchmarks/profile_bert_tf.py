@@ -24,7 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import bert_tf  # noqa: E402,F401  (sets TensorFlow's start-up options: import it before TF)
+from bert_tf import runtime  # noqa: E402
+
+runtime.configure_process()  # TensorFlow's start-up options, before anything imports TF
 import common  # noqa: E402
 
 import tensorflow as _tf  # noqa: E402
@@ -72,7 +74,8 @@ def gemm(args):
 
 def components(args):
   import tensorflow as tf
-  from bert_tf import checkpoints, classifier_job, training
+  from bert_tf import checkpoints, training
+  from bert_tf.classifier import job as classifier_job
   sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
   import bench_bert_tf
   strategy = training.resolve_strategy()
@@ -142,7 +145,8 @@ def step_variants(args):
   """
   import tempfile
   import tensorflow as tf
-  from bert_tf import checkpoints, classifier_job, training
+  from bert_tf import checkpoints, training
+  from bert_tf.classifier import job as classifier_job
   import bench_bert_tf
   strategy = training.resolve_strategy()
   _, model, optimizer = bench_bert_tf.build(strategy, num_train_steps=1000, num_warmup_steps=100)

@@ -1,4 +1,8 @@
-"""What every script shares besides its flags: log setup and one-line errors.
+"""The runner every script goes through: process start-up, log setup and one-line errors.
+
+`run(main)` first sets the process-wide TensorFlow start-up options
+(bert_tf.runtime.configure_process: TF_CPP_MIN_LOG_LEVEL, TF_ENABLE_ONEDNN_OPTS;
+an explicit environment setting wins), before anything imports TensorFlow.
 
 Bad input raises ValueError (or a subclass: DataError, CheckpointError, ...),
 OSError, RuntimeError (TrainingError) or a TensorFlow OpError with a message
@@ -18,9 +22,9 @@ import re
 import sys
 import tempfile
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, logging
 
-from absl import app, logging  # noqa: E402
+from bert_tf import runtime
 
 USER_ERRORS = (ValueError, OSError, KeyError, RuntimeError)
 
@@ -115,10 +119,15 @@ def _main_with_errors(main, import_tensorflow=True):
   return wrapped
 
 
-def run(main, import_tensorflow=True):
-  """absl.app.run(main) with one-line errors for bad input.
+def run(main, argv=None, doc=None, import_tensorflow=True):
+  """absl.app.run(main) with the process start-up settings and one-line errors for bad input.
 
+  doc: the program's usage text for --help (default: the __main__ module's docstring).
   import_tensorflow=False leaves TensorFlow out of the start-up, for a script
   whose work may not need it (create_pretraining_data.py's fast path).
   """
-  app.run(_main_with_errors(main, import_tensorflow))
+  runtime.configure_process()
+  program = sys.modules.get("__main__")
+  if doc is not None and program is not None:
+    program.__doc__ = doc
+  app.run(_main_with_errors(main, import_tensorflow), argv=argv)

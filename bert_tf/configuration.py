@@ -86,7 +86,3 @@ class BertConfig(object):
 
   def to_json_string(self):
     return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-
-  def to_json_file(self, path):
-    with open(path, "w", encoding="utf-8") as f:
-      f.write(self.to_json_string())

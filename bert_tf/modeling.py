@@ -23,7 +23,6 @@ import contextlib
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 _LN_EPSILON = 1e-12
@@ -362,7 +361,10 @@ class BertModel(keras.Model):
   With `pooled_only=True` only {"pooled_output"} is returned and the last layer
   is computed at position 0 only (its keys and values still from every token).
 
-  `skip_padding = True` (set by the jobs with --trim_padding, never for
+  Two speed switches, constructor arguments (attributes of the model after),
+  both off by default:
+
+  `skip_padding=True` (passed by the jobs with --trim_padding, never for
   exports) runs every per-token layer -- the projections, feed-forward,
   LayerNorms, dropouts: ~85% of the FLOPs -- on the real tokens only (plus
   each sequence's first position), packed into [T,H]; only the attention's
@@ -371,7 +373,7 @@ class BertModel(keras.Model):
   rows never reach a real one); padded positions of the sequence outputs are 0
   instead of the original's unused values.
 
-  `fused_gelu = True` (set by the training and predict jobs, never for
+  `fused_gelu=True` (passed by the training and predict jobs, never for
   exports: a serving binary need not have XLA) computes each feed-forward
   GELU and its gradient as one XLA kernel, where the shape is one of a few
   (unpacked [B,S,I], or a packed batch that had no padding); packed batches
@@ -379,14 +381,13 @@ class BertModel(keras.Model):
   each.  The same numbers within float rounding (1e-6).
   """
 
-  skip_padding = False
-  fused_gelu = False
-
-  def __init__(self, config, **kwargs):
+  def __init__(self, config, skip_padding=False, fused_gelu=False, **kwargs):
     kwargs.setdefault("name", "bert")
     super().__init__(**kwargs)
     config.validate()
     self.config = config
+    self.skip_padding = bool(skip_padding)
+    self.fused_gelu = bool(fused_gelu)
     self.embeddings = Embeddings(config, name="embeddings")
     self.encoder_layers = [TransformerLayer(config, name="layer_%d" % i)
                            for i in range(config.num_hidden_layers)]
@@ -454,11 +455,6 @@ class BertModel(keras.Model):
     return out
 
 
-def dummy_inputs(batch=1, seq=8):
-  z = tf.zeros([batch, seq], tf.int32)
-  return {"input_ids": z, "input_mask": tf.ones_like(z), "segment_ids": z}
-
-
 class ClassifierHead(keras.layers.Layer):
   """run_classifier's head on the pooled output: root-scope `output_weights` [K,H],
   `output_bias` [K]; dropout 0.1 (hard-coded, as the original) in training."""
@@ -493,20 +489,21 @@ class BertClassifier(keras.Model):
   num_labels == 1 is regression (STS-B): the single logit is the prediction.
 
   The head reads only the pooled output, i.e. the last layer at position 0, so
-  with `last_layer_first_token_only` (default) the last layer computes keys and
+  with `last_layer_first_token_only=True` (default) the last layer computes keys and
   values for every token but its query, attention output, LayerNorms and
   feed-forward for the first position only (BertModel pooled_only): ~13% of a
   6-layer encoder's FLOPs (1/L of them less the key/value projections) are not
-  spent, and the logits are the same (tests/test_modeling.py).
+  spent, and the logits are the same (tests/core/test_modeling.py).
+  skip_padding and fused_gelu are passed to the BertModel.
   """
 
-  last_layer_first_token_only = True
-
-  def __init__(self, config, num_labels, **kwargs):
+  def __init__(self, config, num_labels, last_layer_first_token_only=True, skip_padding=False,
+               fused_gelu=False, **kwargs):
     super().__init__(**kwargs)
     self.config = config
     self.num_labels = num_labels
-    self.bert = BertModel(config)
+    self.last_layer_first_token_only = bool(last_layer_first_token_only)
+    self.bert = BertModel(config, skip_padding=skip_padding, fused_gelu=fused_gelu)
     self.head = ClassifierHead(num_labels, config.hidden_size, name="classifier")
 
   def build(self, input_shape=None):
@@ -615,13 +612,14 @@ class BertPretrainer(keras.Model):
 
   call(features) with masked_lm_positions [B,M] returns masked_lm_log_probs
   [B*M,V] and next_sentence_log_probs [B,2]; `pretraining_losses` turns them
-  into the original losses.
+  into the original losses.  skip_padding and fused_gelu are passed to the
+  BertModel.
   """
 
-  def __init__(self, config, **kwargs):
+  def __init__(self, config, skip_padding=False, fused_gelu=False, **kwargs):
     super().__init__(**kwargs)
     self.config = config
-    self.bert = BertModel(config)
+    self.bert = BertModel(config, skip_padding=skip_padding, fused_gelu=fused_gelu)
     self.mlm = MaskedLMHead(config, self.bert.get_embedding_table, name="mlm")
     self.nsp = NextSentenceHead(config, name="nsp")
 

@@ -226,11 +226,13 @@ class Trainer(object):
   def global_step(self):
     return int(self.optimizer.global_step.numpy())
 
-  def restore_or_initialize(self, init_checkpoint=None):
-    """Resume from the newest checkpoint in output_dir, else load init_checkpoint.
+  def restore_or_initialize(self, init=None):
+    """Resume from the newest checkpoint in output_dir, else load the initial weights.
 
-    Returns the global step.  Resuming restores weights, optimizer slots and
-    global_step; init_checkpoint then has no effect (as with the Estimator).
+    init: fn({original_name: variable}) loading the initial weights (see
+    checkpoint_initializer), or None.  Returns the global step.  Resuming
+    restores weights, optimizer slots and global_step; init then has no effect
+    (as init_checkpoint with the Estimator).
     """
     latest = checkpoints.latest_checkpoint(self.output_dir) if os.path.isdir(self.output_dir) else None
     if latest:
@@ -239,10 +241,8 @@ class Trainer(object):
       self.optimizer.global_step.assign(step)
       logging.info("Restoring parameters from %s (global_step = %d)", latest, step)
       return step
-    if callable(init_checkpoint):  # e.g. weights from a TF Hub module
-      init_checkpoint(self.variables)
-    elif init_checkpoint:
-      checkpoints.init_from_checkpoint(self.variables, init_checkpoint, log=True)
+    if init is not None:
+      init(self.variables)
     return 0
 
   def save(self):
@@ -337,11 +337,13 @@ class Trainer(object):
 
     return train_steps
 
-  def train(self, dataset, num_train_steps, batch_size, init_checkpoint=None,
-            evaluate_every=0, evaluate_fn=None):
+  def train(self, dataset, num_train_steps, batch_size, init=None, evaluate_every=0,
+            evaluate_fn=None):
     """Trains to `num_train_steps` (resuming if output_dir has a checkpoint).
 
     dataset: a tf.data.Dataset of global batches (repeated for training).
+    init: loads the initial weights when there is no checkpoint to resume
+    (checkpoint_initializer(--init_checkpoint), or a TF Hub module's).
     evaluate_fn(step) -> bool, called every `evaluate_every` steps (and at the
     end) with the current weights; True stops training early (after a save).
     Returns {"global_step", "loss" (last), "examples_per_second", "stopped_early"}.
@@ -354,7 +356,7 @@ class Trainer(object):
         self.loss_scale = tf.Variable(INITIAL_LOSS_SCALE, trainable=False, dtype=tf.float32,
                                       name="loss_scale")
         self._good_steps = tf.Variable(0, trainable=False, dtype=tf.int32, name="good_steps")
-    step = self.restore_or_initialize(init_checkpoint)
+    step = self.restore_or_initialize(init)
     if step >= num_train_steps:
       logging.info("Skipping training since max_steps has already saved.")
       return {"global_step": step, "loss": None, "examples_per_second": None,
@@ -464,37 +466,48 @@ def predict_batches(strategy, predict_fn, dataset, trim=False, use_xla=False):
   return {k: np.concatenate(v, axis=0) if v else np.zeros([0]) for k, v in outputs.items()}
 
 
+def checkpoint_initializer(init_checkpoint):
+  """--init_checkpoint as an initial-weights loader: fn({original_name: variable}) that
+  reads the checkpoint's matching variables (logging each, as the original), or None
+  when there is no path."""
+  if not init_checkpoint:
+    return None
+
+  def init(variables):
+    checkpoints.init_from_checkpoint(variables, init_checkpoint, log=True)
+
+  return init
+
+
 def check_checkpoints(variables, output_dir, init_checkpoint):
   """Before any file is written: the checkpoints a run will read exist and fit the model
   (the original's init_from_checkpoint in model_fn failed even when resuming).
-  init_checkpoint may be a callable (weights from a TF Hub module): not checked here."""
-  if init_checkpoint and not callable(init_checkpoint):
+  init_checkpoint: a checkpoint path or None (e.g. weights from a TF Hub module)."""
+  if init_checkpoint:
     checkpoints.check_compatible(variables, init_checkpoint)
   latest = checkpoints.latest_checkpoint(output_dir) if os.path.isdir(output_dir) else None
   if latest:
     checkpoints.check_compatible(variables, latest)
 
 
-def load_for_inference(variables, output_dir, init_checkpoint):
-  """Loads the newest checkpoint in output_dir, else init_checkpoint (as the Estimator).
+def load_for_inference(variables, output_dir, init=None):
+  """Loads the newest checkpoint in output_dir, else the initial weights (as the Estimator).
 
-  Returns (path used or None, global_step).
+  init: as Trainer.train's.  Returns the global step of the weights loaded (0 if
+  not a trained checkpoint).
   """
   latest = checkpoints.latest_checkpoint(output_dir) if os.path.isdir(output_dir) else None
   if latest:
     checkpoints.init_from_checkpoint(variables, latest, log=False)
-    return latest, checkpoints.read_global_step(latest)
-  if init_checkpoint:
+    return checkpoints.read_global_step(latest)
+  if init is not None:
     logging.info("Could not find trained model in model_dir: %s, running initialization to "
                  "predict.", output_dir)
-    if callable(init_checkpoint):
-      init_checkpoint(variables)
-    else:
-      checkpoints.init_from_checkpoint(variables, init_checkpoint, log=True)
-    return init_checkpoint, 0
+    init(variables)
+    return 0
   logging.warning("No checkpoint in %s and no --init_checkpoint: using random weights.",
                   output_dir)
-  return None, 0
+  return 0
 
 
 def write_key_values(path, values):

@@ -8,8 +8,10 @@ for _path in (os.path.dirname(TESTS), TESTS):
   if _path not in sys.path:
     sys.path.insert(0, _path)
 
-import bert_tf  # noqa: E402,F401  (its TensorFlow start-up options, before anything imports TF)
+from bert_tf import runtime  # noqa: E402
 import pytest  # noqa: E402
+
+runtime.configure_process()  # TensorFlow's start-up options, as the scripts' runner sets them
 
 from helpers import FIXTURES, TINY  # noqa: E402
 

@@ -1,1 +1,1 @@
-"""Masked-LM / next-sentence pre-training: the data it reads (create_pretraining_data.py) and the job."""
+"""Pretraining: the masked-LM + next-sentence data (create_pretraining_data.py) and the run_pretraining job."""

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import checkpoints, configuration, modeling, optimization
+from bert_tf import checkpoints, configuration, modeling, optimization, training
 from helpers import FIXTURES, TINY
 
 STEPS = os.path.join(FIXTURES, "optimizer_steps")
@@ -447,38 +447,53 @@ def test_lamb_update_rule_by_hand(bias_correction):
                              rtol=1e-6)
 
 
-def test_gradient_accumulator_matches_one_big_batch_on_bert():
-  """2 micro-batches of 2 == 1 batch of 4, including the per-occurrence clip norm."""
+def _recording_norms(optimizer):
+  """Makes optimizer.apply_gradients also store its returned global norm in a variable."""
+  norm = tf.Variable(0.0, trainable=False)
+  apply = optimizer.apply_gradients
+
+  def recording(grads, variables=None):
+    value = apply(grads, variables)
+    norm.assign(value)
+    return value
+
+  optimizer.apply_gradients = recording
+  return norm
+
+
+def test_trainer_accumulation_matches_one_big_batch_on_bert(tmp_path):
+  """2 micro-batches of 2 == 1 batch of 4, including the per-occurrence clip norm
+  (training.Trainer's gradient accumulation, which sums each micro-batch's gradients,
+  IndexedSlices by concatenation, and divides by the count)."""
   model_a, vars_a = _classifier()
   model_b, vars_b = _classifier()
   big = optimization.create_optimizer("adamw", 1e-3, 10, 2)
   big.build(vars_a)
   accumulated = optimization.create_optimizer("adamw", 1e-3, 10, 2)
   accumulated.build(vars_b)
-  accumulator = optimization.GradientAccumulator(vars_b, sparse_names=[WORD_EMB])
+  acc_norm = _recording_norms(accumulated)
 
   features, labels = _batch()
   _, grads = _loss_and_grads(model_a, vars_a, features, labels)
   big_norm = big.apply_gradients(grads)
 
-  @tf.function
-  def micro_step(features, labels):
-    _, grads = _loss_and_grads(model_b, vars_b, features, labels)
-    accumulator.accumulate(grads)
+  def loss_fn(features, training):
+    logits = model_b(features, training=False)
+    return modeling.classifier_outputs(logits, features["label_ids"], 2)["loss"]
 
-  @tf.function
-  def apply_step():
-    norm = accumulated.apply_gradients(accumulator.gradients())
-    accumulator.reset()
-    return norm
-
+  trainer = training.Trainer(tf.distribute.get_strategy(), model_b, vars_b, accumulated, loss_fn,
+                             str(tmp_path), save_checkpoints_steps=0,
+                             gradient_accumulation_steps=2, summaries=False)
+  micro = []
   for rows in (slice(0, 2), slice(2, 4)):
-    micro_step(*_batch(rows))
-  assert int(accumulator.step.numpy()) == 2
-  acc_norm = apply_step()
+    micro_features, micro_labels = _batch(rows)
+    micro.append(tf.data.Dataset.from_tensors(dict(micro_features, label_ids=micro_labels)))
+  dataset = micro[0].concatenate(micro[1])
+  trainer._build_train_fn()(iter(dataset), tf.constant(1))
+  assert int(accumulated.global_step.numpy()) == 1
   # The fixture's step-1 norm: per-occurrence rows of both micro-batches, each / 2.
-  assert float(acc_norm) == pytest.approx(1.3873024, abs=2e-6)
-  assert float(acc_norm) == pytest.approx(float(big_norm), abs=2e-6)
+  assert float(acc_norm.numpy()) == pytest.approx(1.3873024, abs=2e-6)
+  assert float(acc_norm.numpy()) == pytest.approx(float(big_norm), abs=2e-6)
   for name in vars_a:
     np.testing.assert_allclose(vars_b[name].numpy(), vars_a[name].numpy(), rtol=0, atol=1e-6,
                                err_msg=name)
@@ -488,13 +503,9 @@ def test_gradient_accumulator_matches_one_big_batch_on_bert():
   for name, ref in slots_a.items():
     np.testing.assert_allclose(slots_b[name].numpy(), ref, rtol=0, atol=atol[_kind(name)],
                                err_msg=name)
-  assert int(accumulator.step.numpy()) == 0
-  grads_after_reset = accumulator.gradients(1)
-  assert grads_after_reset[WORD_EMB].values.shape[0] == 0
-  assert not np.any(grads_after_reset["output_weights"].numpy())
 
 
-def test_gradient_accumulator_dense_in_strategy_run():
+def test_trainer_accumulation_dense_under_mirrored_strategy(tmp_path):
   """Dense case inside strategy.run + tf.function: 4 micro-batches == batch of 8."""
   rng = np.random.RandomState(11)
   x = rng.randn(8, 3).astype(np.float32)
@@ -508,61 +519,41 @@ def test_gradient_accumulator_dense_in_strategy_run():
   with strategy.scope():
     w_acc, b_acc = tf.Variable(w0), tf.Variable(tf.zeros([2]))
     variables = {"dense/kernel": w_acc, "dense/bias": b_acc}
-    accumulator = optimization.GradientAccumulator(variables, sparse_names=())
     optimizer = optimization.AdamWeightDecay(0.05, clip_norm=0.5)
     optimizer.build(variables)
-
-  @tf.function
-  def micro(xs, ys):
-    def replica_fn(xs, ys):
-      with tf.GradientTape() as tape:
-        loss = loss_fn(w_acc, b_acc, xs, ys)
-      gw, gb = tape.gradient(loss, [w_acc, b_acc])
-      accumulator.accumulate({"dense/kernel": gw, "dense/bias": gb})
-    strategy.run(replica_fn, args=(xs, ys))
-
-  @tf.function
-  def apply():
-    def replica_fn():
-      norm = optimizer.apply_gradients(accumulator.gradients())
-      accumulator.reset()
-      return norm
-    return strategy.run(replica_fn)
+    acc_norm = _recording_norms(optimizer)
+  trainer = training.Trainer(
+      strategy, None, variables, optimizer,
+      lambda f, training: loss_fn(w_acc, b_acc, f["x"], f["y"]), str(tmp_path),
+      save_checkpoints_steps=0, gradient_accumulation_steps=4, summaries=False)
+  step = trainer._build_train_fn()
+  dataset = tf.data.Dataset.from_tensor_slices({"x": x, "y": y}).batch(2).repeat()
+  iterator = iter(training.distribute_dataset(strategy, dataset))
 
   w_big, b_big = tf.Variable(w0), tf.Variable(tf.zeros([2]))
   big = optimization.AdamWeightDecay(0.05, clip_norm=0.5)
   big.build({"dense/kernel": w_big, "dense/bias": b_big})
   for _ in range(3):
-    for i in range(4):
-      micro(tf.constant(x[2 * i:2 * i + 2]), tf.constant(y[2 * i:2 * i + 2]))
-    acc_norm = apply()
+    step(iterator, tf.constant(1))
     with tf.GradientTape() as tape:
       loss = loss_fn(w_big, b_big, x, y)
     gw, gb = tape.gradient(loss, [w_big, b_big])
     big_norm = big.apply_gradients({"dense/kernel": gw, "dense/bias": gb})
-    assert float(acc_norm) == pytest.approx(float(big_norm), rel=1e-5)
+    assert float(acc_norm.numpy()) == pytest.approx(float(big_norm), rel=1e-5)
     assert float(big_norm) > 0.5  # the clip is active
   np.testing.assert_allclose(w_acc.numpy(), w_big.numpy(), rtol=0, atol=1e-6)
   np.testing.assert_allclose(b_acc.numpy(), b_big.numpy(), rtol=0, atol=1e-6)
   assert int(optimizer.global_step.numpy()) == 3
 
 
-def test_gradient_accumulator_kinds():
-  table, w = tf.Variable(tf.ones([5, 2])), tf.Variable(tf.ones([2]))
-  lazy = optimization.GradientAccumulator({"t": table, "w": w})
-  sparse = tf.IndexedSlices(tf.ones([3, 2], tf.float16), tf.constant([0, 4, 0]),
-                            tf.constant([5, 2]))
-  lazy.accumulate({"t": sparse, "w": tf.constant([1.0, 2.0])})  # kinds taken from here
-  lazy.accumulate({"t": sparse, "w": None})
-  grads = lazy.gradients()
-  assert isinstance(grads["t"], tf.IndexedSlices)
-  assert grads["t"].values.dtype == tf.float32
-  np.testing.assert_array_equal(grads["t"].indices.numpy(), [0, 4, 0, 0, 4, 0])
-  np.testing.assert_allclose(grads["t"].values.numpy(), 0.5)
-  np.testing.assert_allclose(grads["w"].numpy(), [0.5, 1.0])
-  with pytest.raises(TypeError):
-    lazy.accumulate({"t": tf.ones([5, 2])})
-  with pytest.raises(TypeError):
-    lazy.accumulate({"w": tf.IndexedSlices(tf.ones([1]), tf.constant([0]), tf.constant([2]))})
-  with pytest.raises(KeyError):
-    optimization.GradientAccumulator({"w": w}, sparse_names=["nope"])
+def test_trainer_accumulation_kinds():
+  """Micro-batch sums: IndexedSlices rows concatenated (one per occurrence), dense added;
+  then divided by the count."""
+  sparse = tf.IndexedSlices(tf.ones([3, 2]), tf.constant([0, 4, 0]), tf.constant([5, 2]))
+  total = training._add_grads(training._add_grads(None, sparse), sparse)
+  mean = training._scale_grad(total, 0.5)
+  assert isinstance(mean, tf.IndexedSlices)
+  np.testing.assert_array_equal(mean.indices.numpy(), [0, 4, 0, 0, 4, 0])
+  np.testing.assert_allclose(mean.values.numpy(), 0.5)
+  dense = training._add_grads(tf.constant([1.0, 2.0]), tf.constant([1.0, 2.0]))
+  np.testing.assert_allclose(training._scale_grad(dense, 0.5).numpy(), [1.0, 2.0])

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import checkpoints, classifier_job, modeling, optimization, training
+from bert_tf import checkpoints, modeling, optimization, training
+from bert_tf.classifier import job as classifier_job
+from bert_tf.runtime import RuntimeOptions
 from bert_tf.configuration import BertConfig
 from helpers import FIXTURES, TINY
 
@@ -113,7 +115,7 @@ def test_run_classifier_dtype_writes_float32_checkpoint_under_original_names(tmp
         task_name="MRPC", vocab_file=os.path.join(TINY, "vocab.txt"), output_dir=str(out),
         init_checkpoint=os.path.join(TINY, "bert_model.ckpt"), max_seq_length=32,
         do_train=True, do_eval=True, train_batch_size=8, eval_batch_size=8,
-        learning_rate=1e-3, num_train_epochs=1.0, seed=1, dtype=dtype)
+        learning_rate=1e-3, num_train_epochs=1.0, runtime=RuntimeOptions(seed=1, dtype=dtype))
 
   results = classifier_job.run(job(tmp_path / dtype, dtype))
   ref = classifier_job.run(job(tmp_path / "float32", "float32"))

@@ -6,7 +6,6 @@ shared bert_tf.training.Trainer.
 """
 
 import dataclasses
-import glob
 import os
 from typing import Optional
 
@@ -15,16 +14,14 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf import checkpoints, modeling, optimization, training
-from bert_tf.data import pipeline
 from bert_tf.configuration import BertConfig
-
-
-class PretrainingDataError(ValueError):
-  """Pretraining input that cannot be used; one line naming the file."""
+from bert_tf.pretraining.dataset import check_input_files, expand_input_files, make_dataset
+from bert_tf.runtime import RuntimeOptions
 
 
 @dataclasses.dataclass
 class PretrainingJob:
+  """Arguments of one run_pretraining invocation (the original flags + our additions)."""
   bert_config_file: str
   input_file: str
   output_dir: str
@@ -38,114 +35,9 @@ class PretrainingJob:
   learning_rate: float = 5e-5
   num_train_steps: int = 100000
   num_warmup_steps: int = 10000
-  save_checkpoints_steps: int = 1000
-  iterations_per_loop: int = 1000
   max_eval_steps: int = 100
-  use_tpu: bool = False
-  tpu_name: Optional[str] = None
-  tpu_zone: Optional[str] = None
-  gcp_project: Optional[str] = None
-  master: Optional[str] = None
-  num_tpu_cores: int = 8
-  # ---- additive options
-  seed: Optional[int] = None
-  lr_schedule: str = "original"
-  optimizer: str = "adamw"
-  gradient_accumulation_steps: int = 1
-  use_xla: bool = False
-  dtype: str = "float32"
-  distribution: str = "auto"
-  trim_padding: bool = True
-
-
-def expand_input_files(pattern_list):
-  """A comma-separated list of files or globs -> the files, in the order given."""
-  files = []
-  for pattern in pattern_list.split(","):
-    pattern = pattern.strip()
-    if not pattern:
-      continue
-    matched = sorted(glob.glob(pattern))
-    if not matched:
-      raise PretrainingDataError("%s: no input file matches this pattern (--input_file)" %
-                                 pattern)
-    files.extend(matched)
-  if not files:
-    raise PretrainingDataError("--input_file is empty")
-  return files
-
-
-def feature_spec(max_seq_length, max_predictions_per_seq):
-  L, M = max_seq_length, max_predictions_per_seq
-  return {
-      "input_ids": tf.io.FixedLenFeature([L], tf.int64),
-      "input_mask": tf.io.FixedLenFeature([L], tf.int64),
-      "segment_ids": tf.io.FixedLenFeature([L], tf.int64),
-      "masked_lm_positions": tf.io.FixedLenFeature([M], tf.int64),
-      "masked_lm_ids": tf.io.FixedLenFeature([M], tf.int64),
-      "masked_lm_weights": tf.io.FixedLenFeature([M], tf.float32),
-      "next_sentence_labels": tf.io.FixedLenFeature([1], tf.int64),
-  }
-
-
-def check_input_files(files, max_seq_length, max_predictions_per_seq):
-  """Fails early, naming the file, when a record does not fit the flags (or a file is empty)."""
-  want = {"input_ids": max_seq_length, "masked_lm_positions": max_predictions_per_seq}
-  flag = {"input_ids": "max_seq_length", "masked_lm_positions": "max_predictions_per_seq"}
-  nonempty = 0
-  for path in files:
-    try:
-      first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
-    except tf.errors.OpError as e:
-      raise PretrainingDataError("%s: not a readable TFRecord file (%s)" %
-                                 (path, e.message.splitlines()[0]))
-    if first is None:
-      logging.warning("%s: no records", path)
-      continue
-    nonempty += 1
-    example = tf.train.Example.FromString(first.numpy())
-    feats = example.features.feature
-    for key, n in want.items():
-      if key not in feats:
-        raise PretrainingDataError("%s: record 0 has no feature %r; is this a "
-                                   "create_pretraining_data.py output?" % (path, key))
-      have = len(feats[key].int64_list.value)
-      if have != n:
-        raise PretrainingDataError(
-            "%s: records have %s of length %d but --%s=%d; pass the value used by "
-            "create_pretraining_data.py" % (path, key, have, flag[key], n))
-  if not nonempty:
-    raise PretrainingDataError("%s: the input files hold no records" % ",".join(files))
-
-
-def _parse(spec):
-  def parse(record):
-    example = tf.io.parse_single_example(record, spec)
-    return {k: tf.cast(v, tf.int32) if v.dtype == tf.int64 else v for k, v in example.items()}
-  return parse
-
-
-def make_dataset(files, max_seq_length, max_predictions_per_seq, batch_size, is_training,
-                 seed=None):
-  """The original input_fn.
-
-  Training: shuffle the file list each epoch, read up to 4 files interleaved
-  (non-deterministic, like `sloppy=True`), shuffle(100), batch with
-  drop_remainder.  Eval: the same files in order, repeated, batched.
-  """
-  spec = feature_spec(max_seq_length, max_predictions_per_seq)
-  if is_training:
-    d = tf.data.Dataset.from_tensor_slices(tf.constant(files))
-    d = d.repeat().shuffle(buffer_size=len(files), seed=seed)
-    cycle = min(4, len(files))
-    d = d.interleave(tf.data.TFRecordDataset, cycle_length=cycle,
-                     num_parallel_calls=min(2, cycle), deterministic=seed is not None)
-    d = d.shuffle(buffer_size=100, seed=seed)
-  else:
-    d = tf.data.TFRecordDataset(files).repeat()
-  d = d.map(_parse(spec), num_parallel_calls=2)
-  d = d.batch(batch_size, drop_remainder=True)
-  return pipeline.without_autotune(d)
+  # checkpoint cadence, TPU / strategy, seed, optimizer, schedule, dtype, XLA, trimming
+  runtime: RuntimeOptions = dataclasses.field(default_factory=RuntimeOptions)
 
 
 def _outputs(model, features, training):
@@ -201,18 +93,19 @@ def run(job):
   for f in files:
     logging.info("  %s", f)
   check_input_files(files, job.max_seq_length, job.max_predictions_per_seq)
-  if job.seed is not None:
-    training.seed_everything(job.seed)
-  strategy = training.resolve_strategy(job.use_tpu, job.tpu_name, job.tpu_zone, job.gcp_project,
-                                       job.master, job.num_tpu_cores, job.distribution)
-  trim = job.trim_padding and not job.use_tpu
-  with strategy.scope(), modeling.dtype_policy(job.dtype):
-    model = modeling.BertPretrainer(config)
+  rt = job.runtime
+  if rt.seed is not None:
+    training.seed_everything(rt.seed)
+  strategy = rt.strategy()
+  trim = rt.trim
+  init = training.checkpoint_initializer(job.init_checkpoint)
+  with strategy.scope(), modeling.dtype_policy(rt.dtype):
+    # fused_gelu: fixed [B,S,I] shapes, one XLA kernel (modeling.gelu)
+    model = modeling.BertPretrainer(config, fused_gelu=True)
     model.build()
-    model.bert.fused_gelu = True  # fixed [B,S,I] shapes: one XLA kernel (modeling.gelu)
     optimizer = optimization.create_optimizer(
-        job.optimizer, job.learning_rate, job.num_train_steps, job.num_warmup_steps,
-        lr_step_offset=1 if job.lr_schedule == "original" else 0)
+        rt.optimizer, job.learning_rate, job.num_train_steps, job.num_warmup_steps,
+        lr_step_offset=rt.lr_step_offset)
   variables = model.original_variables()
   training.check_checkpoints(variables, job.output_dir, job.init_checkpoint)
   results = {"train": None, "eval": None}
@@ -230,20 +123,19 @@ def run(job):
       return _outputs(model, features, training)[1]["total_loss"]
 
     dataset = make_dataset(files, job.max_seq_length, job.max_predictions_per_seq,
-                           job.train_batch_size, is_training=True, seed=job.seed)
+                           job.train_batch_size, is_training=True, seed=rt.seed)
     trainer = training.Trainer(
         strategy, model, variables, optimizer, loss_fn, job.output_dir,
-        save_checkpoints_steps=job.save_checkpoints_steps,
-        steps_per_loop=job.iterations_per_loop if job.use_tpu else 1,
-        gradient_accumulation_steps=job.gradient_accumulation_steps, use_xla=job.use_xla,
-        trim=trim, loss_scaling=job.dtype == "float16")
+        save_checkpoints_steps=rt.save_checkpoints_steps, steps_per_loop=rt.steps_per_loop,
+        gradient_accumulation_steps=rt.gradient_accumulation_steps, use_xla=rt.use_xla,
+        trim=trim, loss_scaling=rt.loss_scaling)
     results["train"] = trainer.train(dataset, job.num_train_steps, job.train_batch_size,
-                                     init_checkpoint=job.init_checkpoint)
+                                     init=init)
 
   if job.do_eval:
     logging.info("***** Running evaluation *****")
     logging.info("  Batch size = %d", job.eval_batch_size)
-    _, global_step = training.load_for_inference(variables, job.output_dir, job.init_checkpoint)
+    global_step = training.load_for_inference(variables, job.output_dir, init)
 
     def predict_fn(features):
       if trim:

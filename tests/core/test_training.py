@@ -244,17 +244,32 @@ def test_format_duration():
   assert training.format_duration(5) == "5s"
 
 
+_PRINT_ONEDNN = ("import os, tensorflow\n"
+                 "from tensorflow.python.util import _pywrap_util_port\n"
+                 "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], _pywrap_util_port.IsMklEnabled())\n")
+
+
+@pytest.mark.parametrize("start", ["configure_process", "runner", "import"])
 @pytest.mark.parametrize("setting, expected", [(None, "1 True"), ("0", "0 False")])
-def test_import_turns_on_onednn_kernels_unless_the_environment_says_otherwise(setting, expected):
-  """`import bert_tf` before TensorFlow sets TF_ENABLE_ONEDNN_OPTS=1 (TensorFlow's own
-  default is off on CPUs without AVX-512 VNNI/AMX, where its batched matmuls then run on
-  one core); an explicit value in the environment is kept."""
+def test_process_start_turns_on_onednn_kernels_unless_the_environment_says_otherwise(
+    start, setting, expected):
+  """The runner every script goes through (cli.run), and runtime.configure_process() called
+  before TensorFlow, set TF_ENABLE_ONEDNN_OPTS=1 (TensorFlow's own default is off on CPUs
+  without AVX-512 VNNI/AMX, where its batched matmuls then run on one core); an explicit
+  value in the environment is kept.  Importing bert_tf sets nothing."""
   env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
   if setting is not None:
     env["TF_ENABLE_ONEDNN_OPTS"] = setting
-  code = ("import os, bert_tf, tensorflow\n"
-          "from tensorflow.python.util import _pywrap_util_port\n"
-          "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], _pywrap_util_port.IsMklEnabled())\n")
+  if start == "configure_process":
+    code = "from bert_tf import runtime\nruntime.configure_process()\n" + _PRINT_ONEDNN
+  elif start == "runner":
+    code = ("from bert_tf import cli\n"
+            "def main(argv):\n" + "".join("  " + l + "\n" for l in _PRINT_ONEDNN.splitlines()) +
+            "cli.run(main)\n")
+  else:
+    code = ("import os, bert_tf, bert_tf.cli, bert_tf.runtime, bert_tf.training\n"
+            "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))\n")
+    expected = setting or "None"
   proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                         cwd=ROOT, timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
