@@ -29,16 +29,12 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bert_tf.errors import CheckpointError, NonFiniteError  # noqa: F401  (raised here)
+
 _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
 _STATE_FILE = "checkpoint"
 
 
-class CheckpointError(ValueError):
-  """A checkpoint that cannot be used; the message is one line naming the file."""
-
-
-class NonFiniteError(CheckpointError):
-  """Refused to write (or load) NaN/Inf weights; the message names the variable and step."""
 
 
 def _first_line(e):

@@ -17,10 +17,9 @@ the user typed it, and what the model is (for the messages).
 """
 
 from bert_tf import checkpoints
+from bert_tf.errors import MissingHeadError  # noqa: F401  (raised here)
 
 
-class MissingHeadError(checkpoints.CheckpointError):
-  """The checkpoint lacks the head a tool needs (cls/predictions, output_weights)."""
 
 
 def check(variables, checkpoint):

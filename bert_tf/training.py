@@ -23,10 +23,9 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf import checkpoints
+from bert_tf.errors import TrainingError  # noqa: F401  (raised here)
 
 
-class TrainingError(RuntimeError):
-  """A run that must stop (non-finite loss, ...); the message is for the user."""
 
 
 # --------------------------------------------------------------------------- strategy

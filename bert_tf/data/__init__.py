@@ -13,5 +13,7 @@ The data half of google-research/bert's run_classifier.py, one concept per modul
 * `features_fast` the batched featurization, tested equal to `features`;
 * `records`       the classifier TFRecord schema: writer and reader;
 * `pipeline`      the tf.data input pipeline;
-* `errors`        DataError.
+* `tfrecord`      the schema-independent TFRecord level (varints, CRC32C, framing, atomic files).
+
+Its user error, DataError, is in bert_tf.errors with the others.
 """

@@ -19,7 +19,7 @@ tested against.  Shapes: S = max_seq_length.
 from absl import logging
 
 from bert_tf import tokenization
-from bert_tf.data.errors import DataError
+from bert_tf.errors import DataError
 from bert_tf.data.examples import (InputFeatures, PaddingInputExample,
                                    is_regression_label_list, where)
 

@@ -26,7 +26,7 @@ import pandas
 from absl import logging
 
 from bert_tf.data import processor, readers
-from bert_tf.data.errors import DataError
+from bert_tf.errors import DataError
 from bert_tf.data.examples import REGRESSION_LABELS, InputExample
 
 LABEL_LIST_FILE = "label_list.txt"

@@ -13,7 +13,7 @@ import os
 from typing import NamedTuple, Optional, Tuple, Union
 
 from bert_tf.data import processor, readers
-from bert_tf.data.errors import DataError
+from bert_tf.errors import DataError
 from bert_tf.data.examples import REGRESSION_LABELS, InputExample
 
 

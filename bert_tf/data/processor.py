@@ -3,7 +3,7 @@
 import os
 
 from bert_tf.data import readers
-from bert_tf.data.errors import DataError
+from bert_tf.errors import DataError
 
 
 class DataProcessor(object):

@@ -13,7 +13,7 @@ import csv
 
 from absl import logging
 
-from bert_tf.data.errors import DataError
+from bert_tf.errors import DataError
 
 _DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
 

@@ -9,12 +9,11 @@ its message is one line.
 
 from bert_tf import tokenization
 from bert_tf.configuration import BertConfig
+from bert_tf.errors import InputError  # noqa: F401  (raised here)
 
 DEFAULT_MAX_SEQ_LENGTH = 128
 
 
-class InputError(ValueError):
-  """Unusable input text or settings; the message is one line."""
 
 
 def check_max_seq_length(config, max_seq_length):

@@ -19,6 +19,4 @@ Shapes: B = batch, S = sequence length, H = hidden size, A = attention heads,
 d = H / A, L = layers, V = vocab size, P = max positions, T = token types.
 """
 
-
-class HubError(ValueError):
-  """A hub module that cannot be exported or loaded; the message is one line."""
+from bert_tf.errors import HubError  # noqa: F401  (the package's error; raised by its modules)

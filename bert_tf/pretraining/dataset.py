@@ -7,10 +7,9 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf.data import pipeline
+from bert_tf.errors import PretrainingDataError  # noqa: F401  (raised here)
 
 
-class PretrainingDataError(ValueError):
-  """Pretraining input that cannot be used; one line naming the file."""
 
 
 def expand_input_files(pattern_list):

@@ -13,12 +13,11 @@ import ctypes.util
 import os
 
 from bert_tf.data.tfrecord import is_remote
+from bert_tf.errors import InputError  # noqa: F401  (raised here)
 
 _WILDCARD_CHARS = "*?[\\"
 
 
-class InputError(ValueError):
-  """Unusable input or output; the message is one line naming the file or pattern."""
 
 
 _FNM_PATHNAME = 1

@@ -33,10 +33,9 @@ import re
 from absl import logging
 
 from bert_tf import tokenization
+from bert_tf.errors import SquadInputError  # noqa: F401  (raised here)
 
 
-class SquadInputError(ValueError):
-  """Bad SQuAD input: `<file>: <what, which question id, what to do>` in one line."""
 
 
 class SquadExample(object):

@@ -1,0 +1,44 @@
+"""Every error bert_tf raises for bad user input, in one place.
+
+Each is a ValueError (TrainingError a RuntimeError) whose message is the one
+line the scripts print as `<script>: error: <message>` (bert_tf.cli): it names
+the file (and the line, the variable or the question id when there is one) and
+says what to do.  Anything else that escapes a script is a bug and keeps its
+traceback.
+"""
+
+
+class DataError(ValueError):
+  """Bad classifier input data (TSV/CSV rows, labels, data_dir): file, line and fix."""
+
+
+class InputError(ValueError):
+  """Unusable input text, input/output paths or settings of a tool or data generator."""
+
+
+class PretrainingDataError(ValueError):
+  """run_pretraining input TFRecords that cannot be used (lengths, features, no records)."""
+
+
+class SquadInputError(ValueError):
+  """Bad SQuAD input: `<file>: <what, which question id, what to do>`."""
+
+
+class CheckpointError(ValueError):
+  """A checkpoint that cannot be used (missing, unreadable, shapes that do not fit)."""
+
+
+class NonFiniteError(CheckpointError):
+  """Refused to write (or load) NaN/Inf weights; the message names the variable and step."""
+
+
+class MissingHeadError(CheckpointError):
+  """The checkpoint lacks the head a tool needs (cls/predictions, output_weights)."""
+
+
+class HubError(ValueError):
+  """A TF Hub module / SavedModel that cannot be exported or loaded."""
+
+
+class TrainingError(RuntimeError):
+  """A run that must stop (non-finite loss, ...)."""
