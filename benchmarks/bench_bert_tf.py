@@ -6,7 +6,7 @@
                   all real), driven through Trainer.train() on one fixed random
                   batch repeated; a step-end timestamp is taken through the
                   Trainer's own evaluate_fn hook (evaluate_every=1, a no-op).
-  --mode=predict: the tf.function forward of training.predict_batches over a
+  --mode=predict: the tf.function forward of bert_tf.forward.Forward over a
                   tf.data pipeline of fixed random batches, outputs fetched to numpy.
 
 Weights: the converted MiniLM checkpoint (checkpoints/minilm_L6_H384_A12).
@@ -71,7 +71,7 @@ def run_train(args):
       return marks(step)
 
     result = trainer.train(dataset, total_steps, args.batch,
-                           init=training.checkpoint_initializer(
+                           init=restore.checkpoint_initializer(
                                os.path.join(common.MINILM, "bert_model.ckpt")),
                            evaluate_every=1, evaluate_fn=on_step)
     t_first = marks.t[1] - marks.t[0]  # build + restore + save ckpt-0 + trace + step 1
@@ -102,7 +102,7 @@ def run_predict(args):
   checkpoints.init_from_checkpoint(model.original_variables(),
                                    os.path.join(common.MINILM, "bert_model.ckpt"), log=False)
   predict_fn = classifier_job._predict_fn(model, common.NUM_LABELS)
-  # training.predict_batches' forward (it builds this tf.function per call; built once
+  # bert_tf.forward.Forward's step (the job builds it per eval/predict run; built once
   # here so that the windows time the steady state, not tracing).
   fn = tf.function(lambda f: strategy.run(predict_fn, args=(f,)), jit_compile=args.use_xla)
   results = {"system": "bert_tf" + (" --use_xla" if args.use_xla else "") +

@@ -16,10 +16,17 @@ Everything takes plain arguments: the model's variables as
 the user typed it, and what the model is (for the messages).
 """
 
+import os
+
+from absl import logging
+
 from bert_tf import checkpoints
 from bert_tf.errors import MissingHeadError  # noqa: F401  (raised here)
 
 
+def latest_in(output_dir):
+  """The newest model.ckpt-N listed in output_dir, or None (also when there is no such dir)."""
+  return checkpoints.latest_checkpoint(output_dir) if os.path.isdir(output_dir) else None
 
 
 def check(variables, checkpoint):
@@ -82,3 +89,50 @@ def check_masked_lm_head(checkpoint):
         "fill in [MASK]; use a pre-trained checkpoint that keeps it (Google's bert_model.ckpt, "
         "run_pretraining.py's output), not a fine-tuned or encoder-only one" % prefix)
   return prefix
+
+
+# ---------------------------------------------------------- a run's own checkpoints
+
+
+def checkpoint_initializer(init_checkpoint):
+  """--init_checkpoint as an initial-weights loader: fn({original_name: variable}) that
+  reads the checkpoint's matching variables (logging each, as the original), or None
+  when there is no path."""
+  if not init_checkpoint:
+    return None
+
+  def init(variables):
+    restore(variables, init_checkpoint, log=True)
+
+  return init
+
+
+def check_checkpoints(variables, output_dir, init_checkpoint):
+  """Before any file is written: the checkpoints a run will read exist and fit the model
+  (the original's init_from_checkpoint in model_fn failed even when resuming).
+  init_checkpoint: a checkpoint path or None (e.g. weights from a TF Hub module)."""
+  if init_checkpoint:
+    check(variables, init_checkpoint)
+  latest = latest_in(output_dir)
+  if latest:
+    check(variables, latest)
+
+
+def load_for_inference(variables, output_dir, init=None):
+  """Loads the newest checkpoint in output_dir, else the initial weights (as the Estimator).
+
+  init: an initial-weights loader (checkpoint_initializer or a TF Hub module's).  Returns the global step of the weights loaded (0 if
+  not a trained checkpoint).
+  """
+  latest = latest_in(output_dir)
+  if latest:
+    restore(variables, latest)
+    return checkpoints.read_global_step(latest)
+  if init is not None:
+    logging.info("Could not find trained model in model_dir: %s, running initialization to "
+                 "predict.", output_dir)
+    init(variables)
+    return 0
+  logging.warning("No checkpoint in %s and no --init_checkpoint: using random weights.",
+                  output_dir)
+  return 0

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf import checkpoints
+from bert_tf import checkpoints, restore
 from bert_tf.errors import TrainingError  # noqa: F401  (raised here)
 
 
@@ -229,13 +229,13 @@ class Trainer(object):
     """Resume from the newest checkpoint in output_dir, else load the initial weights.
 
     init: fn({original_name: variable}) loading the initial weights (see
-    checkpoint_initializer), or None.  Returns the global step.  Resuming
+    restore.checkpoint_initializer), or None.  Returns the global step.  Resuming
     restores weights, optimizer slots and global_step; init then has no effect
     (as init_checkpoint with the Estimator).
     """
-    latest = checkpoints.latest_checkpoint(self.output_dir) if os.path.isdir(self.output_dir) else None
+    latest = restore.latest_in(self.output_dir)
     if latest:
-      checkpoints.init_from_checkpoint(self.checkpoint_variables(), latest, log=False)
+      restore.restore(self.checkpoint_variables(), latest)
       step = checkpoints.read_global_step(latest)
       self.optimizer.global_step.assign(step)
       logging.info("Restoring parameters from %s (global_step = %d)", latest, step)
@@ -342,7 +342,7 @@ class Trainer(object):
 
     dataset: a tf.data.Dataset of global batches (repeated for training).
     init: loads the initial weights when there is no checkpoint to resume
-    (checkpoint_initializer(--init_checkpoint), or a TF Hub module's).
+    (restore.checkpoint_initializer(--init_checkpoint), or a TF Hub module's).
     evaluate_fn(step) -> bool, called every `evaluate_every` steps (and at the
     end) with the current weights; True stops training early (after a save).
     Returns {"global_step", "loss" (last), "examples_per_second", "stopped_early"}.
@@ -436,77 +436,6 @@ def _scale_grad(g, factor):
 
 
 # --------------------------------------------------------------------------- inference
-
-
-def predict_batches(strategy, predict_fn, dataset, trim=False, use_xla=False):
-  """Runs predict_fn(features) -> dict of per-example tensors over a finite dataset.
-
-  Returns a dict of numpy arrays concatenated in input order.  trim: cut each
-  batch to its longest real sequence first (see trim_padding).  use_xla:
-  compile predict_fn with XLA (once per batch shape: with trim, per length
-  bucket), which runs the forward pass ~1.3x faster on CPU once compiled.
-  """
-  if use_xla:
-    predict_fn = tf.function(predict_fn, jit_compile=True)
-
-  def replica_fn(features):
-    return predict_fn(trim_padding(features) if trim else features)
-
-  @tf.function
-  def fn(features):
-    return strategy.run(replica_fn, args=(features,))
-
-  outputs = {}
-  for features in distribute_dataset(strategy, dataset):
-    per_replica = fn(features)
-    for key, value in per_replica.items():
-      parts = strategy.experimental_local_results(value)
-      outputs.setdefault(key, []).extend(p.numpy() for p in parts)
-  return {k: np.concatenate(v, axis=0) if v else np.zeros([0]) for k, v in outputs.items()}
-
-
-def checkpoint_initializer(init_checkpoint):
-  """--init_checkpoint as an initial-weights loader: fn({original_name: variable}) that
-  reads the checkpoint's matching variables (logging each, as the original), or None
-  when there is no path."""
-  if not init_checkpoint:
-    return None
-
-  def init(variables):
-    checkpoints.init_from_checkpoint(variables, init_checkpoint, log=True)
-
-  return init
-
-
-def check_checkpoints(variables, output_dir, init_checkpoint):
-  """Before any file is written: the checkpoints a run will read exist and fit the model
-  (the original's init_from_checkpoint in model_fn failed even when resuming).
-  init_checkpoint: a checkpoint path or None (e.g. weights from a TF Hub module)."""
-  if init_checkpoint:
-    checkpoints.check_compatible(variables, init_checkpoint)
-  latest = checkpoints.latest_checkpoint(output_dir) if os.path.isdir(output_dir) else None
-  if latest:
-    checkpoints.check_compatible(variables, latest)
-
-
-def load_for_inference(variables, output_dir, init=None):
-  """Loads the newest checkpoint in output_dir, else the initial weights (as the Estimator).
-
-  init: as Trainer.train's.  Returns the global step of the weights loaded (0 if
-  not a trained checkpoint).
-  """
-  latest = checkpoints.latest_checkpoint(output_dir) if os.path.isdir(output_dir) else None
-  if latest:
-    checkpoints.init_from_checkpoint(variables, latest, log=False)
-    return checkpoints.read_global_step(latest)
-  if init is not None:
-    logging.info("Could not find trained model in model_dir: %s, running initialization to "
-                 "predict.", output_dir)
-    init(variables)
-    return 0
-  logging.warning("No checkpoint in %s and no --init_checkpoint: using random weights.",
-                  output_dir)
-  return 0
 
 
 def write_key_values(path, values):

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bert_tf import checkpoints, modeling, tokenization
 from bert_tf.data import features_fast, readers, tasks
-from bert_tf.data.errors import DataError
+from bert_tf.errors import DataError
 from bert_tf.configuration import BertConfig
 from helpers import TINY
 

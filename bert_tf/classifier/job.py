@@ -16,7 +16,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 from absl import logging
 
-from bert_tf import checkpoints, modeling, optimization, tokenization, training
+from bert_tf import (checkpoints, forward, modeling, optimization, restore, tokenization,
+                     training)
 from bert_tf.classifier import metrics as classifier_metrics
 from bert_tf.configuration import BertConfig
 from bert_tf.data.examples import pad_examples_for_tpu
@@ -100,7 +101,7 @@ def resolve(job):
     init = _hub_initializer(encoder)
   else:
     tokenization.validate_case_matches_checkpoint(job.do_lower_case, job.init_checkpoint)
-    init = training.checkpoint_initializer(job.init_checkpoint)
+    init = restore.checkpoint_initializer(job.init_checkpoint)
   if not job.do_train and not job.do_eval and not job.do_predict:
     raise ValueError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
   config = encoder.config if encoder else BertConfig.from_json_file(job.bert_config_file)
@@ -198,7 +199,7 @@ def run(job):
     num_train_steps = int(len(train_examples) / job.train_batch_size * job.num_train_epochs)
     num_warmup_steps = int(num_train_steps * job.warmup_proportion)
     model, optimizer = _build(job, config, num_labels, strategy, num_train_steps, num_warmup_steps)
-    training.check_checkpoints(model.original_variables(), job.output_dir,
+    restore.check_checkpoints(model.original_variables(), job.output_dir,
                                resolved.init_checkpoint)
     _write_run_config(job, resolved, label_list, is_regression)
     train_file = os.path.join(job.output_dir, "train.tf_record")
@@ -237,8 +238,8 @@ def run(job):
   if job.do_eval or job.do_predict or job.export_dir:
     model, _ = _build(job, config, num_labels, strategy)
     variables = model.original_variables()
-    training.check_checkpoints(variables, job.output_dir, resolved.init_checkpoint)
-    global_step = training.load_for_inference(variables, job.output_dir, resolved.init)
+    restore.check_checkpoints(variables, job.output_dir, resolved.init_checkpoint)
+    global_step = restore.load_for_inference(variables, job.output_dir, resolved.init)
     predict_fn = _predict_fn(model, num_labels)
 
   if job.do_eval:
@@ -257,8 +258,8 @@ def run(job):
         eval_file, job.max_seq_length, job.eval_batch_size, is_training=False,
         drop_remainder=rt.use_tpu, is_regression=is_regression)
     t0 = time.time()
-    out = training.predict_batches(strategy, predict_fn, dataset, trim=rt.trim,
-                                   use_xla=rt.use_xla)
+    out = forward.Forward(predict_fn, strategy=strategy, trim=rt.trim,
+                          use_xla=rt.use_xla).run(dataset)
     metrics = classifier_metrics.eval_metrics(out, job.eval_batch_size, is_regression)
     metrics["global_step"] = np.int64(global_step)
     logging.info("Evaluation took %.1f s", time.time() - t0)
@@ -283,8 +284,8 @@ def run(job):
     dataset = make_dataset(
         predict_file, job.max_seq_length, job.predict_batch_size, is_training=False,
         drop_remainder=rt.use_tpu, is_regression=is_regression)
-    out = training.predict_batches(strategy, predict_fn, dataset, trim=rt.trim,
-                                   use_xla=rt.use_xla)
+    out = forward.Forward(predict_fn, strategy=strategy, trim=rt.trim,
+                          use_xla=rt.use_xla).run(dataset)
     path = os.path.join(job.output_dir, "test_results.tsv")
     classifier_metrics.write_test_results(path, out["probabilities"], num_actual)
     results["predict"] = path
@@ -329,13 +330,13 @@ def _evaluator(job, strategy, model, num_labels, is_regression, processor, label
   dataset = make_dataset(eval_file, job.max_seq_length, job.eval_batch_size,
                          is_training=False, drop_remainder=False,
                          is_regression=is_regression)
-  predict_fn = _predict_fn(model, num_labels)
+  loop = forward.Forward(_predict_fn(model, num_labels), strategy=strategy,
+                         trim=job.runtime.trim, use_xla=job.runtime.use_xla)  # traced once
   best_dir = os.path.join(job.output_dir, "best")
   state = {"best": classifier_metrics.read_metric(os.path.join(best_dir, "eval_results.txt"), metric), "bad": 0}
 
   def evaluate(step):
-    out = training.predict_batches(strategy, predict_fn, dataset, trim=job.runtime.trim,
-                                   use_xla=job.runtime.use_xla)
+    out = loop.run(dataset)
     metrics = classifier_metrics.eval_metrics(out, job.eval_batch_size, is_regression)
     metrics["global_step"] = np.int64(step)
     if metric not in metrics:

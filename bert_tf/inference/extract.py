@@ -13,7 +13,7 @@ Same input and output as google-research/bert `extract_features.py`:
   tokens only ([CLS]/[SEP] included), json.dumps defaults (ASCII escapes).
 
 The model is built and restored once (bert_tf.restore) and run in batches of
-`batch_size` by the forward loop (inference.forward); only the requested
+`batch_size` by the forward loop (bert_tf.forward); only the requested
 layers leave the graph.
 """
 
@@ -25,8 +25,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf import modeling, restore
-from bert_tf.inference import forward, settings, text_input
+from bert_tf import forward, modeling, restore
+from bert_tf.inference import settings, text_input
 
 
 class InputFeatures(object):

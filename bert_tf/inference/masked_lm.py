@@ -17,8 +17,8 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from bert_tf import modeling, restore
-from bert_tf.inference import forward, settings, text_input
+from bert_tf import forward, modeling, restore
+from bert_tf.inference import settings, text_input
 from bert_tf.inference.settings import InputError
 
 MASK_TOKEN = "[MASK]"

@@ -23,10 +23,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from bert_tf import checkpoints, modeling, restore, tokenization
+from bert_tf import checkpoints, forward, modeling, restore, tokenization
 from bert_tf.data.examples import InputExample, is_regression_label_list
 from bert_tf.data.features import convert_single_example
-from bert_tf.inference import forward, model_dir, settings
+from bert_tf.inference import model_dir, settings
 from bert_tf.inference.settings import InputError
 from bert_tf.inference.text_input import as_inputs
 

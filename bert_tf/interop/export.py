@@ -10,9 +10,7 @@ publishes atomically, so an earlier export_dir survives a failed run.
 
 from absl import logging
 
-from bert_tf import checkpoints
-from bert_tf import modeling
-from bert_tf import tokenization
+from bert_tf import checkpoints, modeling, restore, tokenization
 from bert_tf.configuration import BertConfig
 from bert_tf.interop import keras_hub_preset
 from bert_tf.interop import serving
@@ -28,15 +26,12 @@ FORMATS = tuple(_ENCODER_WRITERS) + ("classifier",)
 
 
 def _restore_classifier(config, num_labels, ckpt):
-  """A built BertClassifier with every variable restored from `ckpt` (else ValueError)."""
+  """A built BertClassifier with every variable restored from `ckpt` (else CheckpointError)."""
   model = modeling.BertClassifier(config, num_labels)
   model.build()
-  variables = model.original_variables()
-  restored = checkpoints.init_from_checkpoint(variables, ckpt, log=False)
-  missing = sorted(set(variables) - restored)
-  if missing:
-    raise ValueError("%s: checkpoint lacks %s; export a fine-tuned classifier checkpoint"
-                     % (ckpt, ", ".join(missing[:3])))
+  restore.restore(model.original_variables(), ckpt, "classifier",
+                  lacks=lambda prefix, missing: "%s: checkpoint lacks %s; export a fine-tuned "
+                  "classifier checkpoint" % (prefix, ", ".join(missing[:3])))
   return model
 
 

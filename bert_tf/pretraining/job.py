@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf import checkpoints, modeling, optimization, training
+from bert_tf import checkpoints, forward, modeling, optimization, restore, training
 from bert_tf.configuration import BertConfig
 from bert_tf.pretraining.dataset import check_input_files, expand_input_files, make_dataset
 from bert_tf.runtime import RuntimeOptions
@@ -98,7 +98,7 @@ def run(job):
     training.seed_everything(rt.seed)
   strategy = rt.strategy()
   trim = rt.trim
-  init = training.checkpoint_initializer(job.init_checkpoint)
+  init = restore.checkpoint_initializer(job.init_checkpoint)
   with strategy.scope(), modeling.dtype_policy(rt.dtype):
     # fused_gelu: fixed [B,S,I] shapes, one XLA kernel (modeling.gelu)
     model = modeling.BertPretrainer(config, fused_gelu=True)
@@ -107,7 +107,7 @@ def run(job):
         rt.optimizer, job.learning_rate, job.num_train_steps, job.num_warmup_steps,
         lr_step_offset=rt.lr_step_offset)
   variables = model.original_variables()
-  training.check_checkpoints(variables, job.output_dir, job.init_checkpoint)
+  restore.check_checkpoints(variables, job.output_dir, job.init_checkpoint)
   results = {"train": None, "eval": None}
 
   if job.do_train:
@@ -135,11 +135,9 @@ def run(job):
   if job.do_eval:
     logging.info("***** Running evaluation *****")
     logging.info("  Batch size = %d", job.eval_batch_size)
-    global_step = training.load_for_inference(variables, job.output_dir, init)
+    global_step = restore.load_for_inference(variables, job.output_dir, init)
 
     def predict_fn(features):
-      if trim:
-        features = training.trim_padding(features)
       out, losses = _outputs(model, features, training=False)
       return {"mlm_pred": tf.argmax(out["masked_lm_log_probs"], axis=-1, output_type=tf.int32),
               "mlm_example_loss": losses["masked_lm_example_loss"],
@@ -153,17 +151,9 @@ def run(job):
 
     dataset = make_dataset(files, job.max_seq_length, job.max_predictions_per_seq,
                            job.eval_batch_size, is_training=False).take(job.max_eval_steps)
-    @tf.function
-    def step_fn(features):
-      return strategy.run(predict_fn, args=(features,))
-
-    batches = []
-    for features in training.distribute_dataset(strategy, dataset):
-      per_replica = step_fn(features)
-      parts = {k: [p.numpy() for p in strategy.experimental_local_results(v)]
-               for k, v in per_replica.items()}
-      batches.append({k: (np.float32(np.mean(v)) if k == "total_loss"
-                          else np.concatenate(v, axis=0)) for k, v in parts.items()})
+    loop = forward.Forward(predict_fn, strategy=strategy, trim=trim)
+    batches = [dict(b, total_loss=np.float32(np.mean(b["total_loss"])))
+               for b in loop.iterate(dataset)]
     metrics = _eval_metrics(batches)
     metrics["global_step"] = np.int64(global_step)
     logging.info("***** Eval results *****")

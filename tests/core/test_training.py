@@ -121,41 +121,6 @@ def test_use_xla_train_steps_equal_the_plain_steps(strategy_runs):
   assert strategy_runs["weights_xla"] < 1e-5
 
 
-def test_use_xla_predict_equals_plain_predict_with_trimmed_batches():
-  """predict_batches(use_xla=True): each trimmed length bucket compiled by XLA, same
-  outputs as the plain forward pass, in input order."""
-  from bert_tf import modeling
-  from bert_tf.configuration import BertConfig
-  tiny = os.path.join(ROOT, "tests", "fixtures", "tiny_uncased")
-  model = modeling.BertClassifier(BertConfig.from_json_file(os.path.join(tiny, "bert_config.json")), 3)
-  model.build()
-  rng = np.random.RandomState(5)
-  n, seq = 11, 32
-  lengths = [3, 30, 7, 17, 32, 5, 9, 2, 20, 11, 16]
-  mask = (np.arange(seq)[None] < np.array(lengths)[:, None]).astype(np.int32)
-  feats = {"input_ids": rng.randint(5, 99, (n, seq)).astype(np.int32) * mask,
-           "input_mask": mask, "segment_ids": np.zeros((n, seq), np.int32)}
-  ds = tf.data.Dataset.from_tensor_slices(feats).batch(4)  # 3 batches, the last partial
-
-  def predict_fn(f):
-    return {"logits": model(f, training=False)}
-
-  strategy = tf.distribute.get_strategy()
-  plain = training.predict_batches(strategy, predict_fn, ds, trim=True)
-  jit_requests, real_function = [], tf.function
-
-  def spy(*args, **kwargs):
-    jit_requests.append(kwargs.get("jit_compile"))
-    return real_function(*args, **kwargs)
-
-  with mock.patch.object(training.tf, "function", spy):
-    xla = training.predict_batches(strategy, predict_fn, ds, trim=True, use_xla=True)
-  assert True in jit_requests
-  full = model(feats, training=False).numpy()
-  np.testing.assert_allclose(plain["logits"], full, atol=1e-5)
-  np.testing.assert_allclose(xla["logits"], full, atol=1e-5)
-
-
 def _free_ports(n):
   socks = [socket.socket() for _ in range(n)]
   for sock in socks:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bert_tf.data import features, features_fast
-from bert_tf.data.errors import DataError
+from bert_tf.errors import DataError
 from bert_tf.data.examples import (REGRESSION_LABELS, InputExample, PaddingInputExample,
                                    pad_examples_for_tpu)
 from bert_tf.data.tasks import get_processor

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bert_tf.data import features_fast, readers
-from bert_tf.data.errors import DataError
+from bert_tf.errors import DataError
 from bert_tf.data.generic import GenericProcessor, read_table
 from bert_tf.data.tasks import get_processor
 

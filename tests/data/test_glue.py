@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bert_tf.data import features_fast, pipeline
 from bert_tf.data.records import file_based_convert_examples_to_features
-from bert_tf.data.errors import DataError
+from bert_tf.errors import DataError
 from bert_tf.data.glue import MnliProcessor
 from bert_tf.data.processor import DataProcessor
 from bert_tf.data.tasks import PROCESSORS, get_processor

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from bert_tf.data import readers
-from bert_tf.data.errors import DataError
+from bert_tf.errors import DataError
 from bert_tf.data.tasks import get_processor
 
 

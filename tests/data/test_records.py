@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bert_tf.data.records import file_based_convert_examples_to_features, serialize_features
-from bert_tf.data.errors import DataError
+from bert_tf.errors import DataError
 from bert_tf.data.examples import InputExample, InputFeatures, PaddingInputExample, pad_examples_for_tpu
 from bert_tf.data.tasks import get_processor
 

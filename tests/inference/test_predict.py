@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from helpers import FIXTURES, ROOT, TINY
 from bert_tf import checkpoints, restore, tokenization
-from bert_tf.data.errors import DataError
+from bert_tf.errors import DataError
 from bert_tf.data.tasks import get_processor
 from bert_tf.inference import model_dir, predictor, settings, text_input
 

@@ -1,13 +1,16 @@
-"""inference.forward.Forward: the one forward loop gives what calling the function on each
-batch gives, in input order, from numpy features and from datasets (as training.predict_batches)."""
+"""bert_tf.forward.Forward: the one forward loop gives what calling the function on each
+batch gives, in input order, from numpy features and from datasets on a strategy."""
+
+import os
+from unittest import mock
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import training
-from bert_tf.inference import forward
-from bert_tf.inference.settings import InputError
+from bert_tf import forward, training
+from bert_tf.errors import InputError
+from helpers import TINY
 
 SEQ = tf.TensorSpec([None, None], tf.int32)
 
@@ -61,7 +64,7 @@ def test_a_single_tensor_output_and_bad_batch_size():
   assert loop.run([]) == {}
 
 
-def test_datasets_as_training_predict_batches():
+def test_datasets_on_a_strategy_give_the_per_batch_calls():
   features = _features(n=21)
   dataset = tf.data.Dataset.from_tensor_slices(features).batch(4)
   strategy = tf.distribute.get_strategy()
@@ -71,9 +74,11 @@ def test_datasets_as_training_predict_batches():
     return {"length": out["length"], "sum": out["total"]["sum"]}
 
   for trim in (False, True):
-    want = training.predict_batches(strategy, flat, dataset, trim=trim)
+    # independent expectation: fn on each batch (trimmed by hand), concatenated
+    parts = [flat(training.trim_padding(b) if trim else b) for b in dataset]
+    want = {k: np.concatenate([p[k].numpy() for p in parts]) for k in ("length", "sum")}
     got = forward.Forward(flat, strategy=strategy, trim=trim).run(dataset)
-    assert sorted(got) == sorted(want) == ["length", "sum"]
+    assert sorted(got) == ["length", "sum"]
     for key in want:
       np.testing.assert_array_equal(got[key], want[key])
   # without a strategy too
@@ -92,3 +97,38 @@ def test_xla_gives_the_same_numbers():
   xla = forward.Forward(fn, trim=True, use_xla=True).run(features, batch_size=4)
   assert plain.shape == xla.shape and plain.shape[0] == 11
   np.testing.assert_allclose(xla, plain, rtol=1e-6, atol=1e-7)
+
+
+def test_use_xla_predict_equals_plain_predict_with_trimmed_batches():
+  """Forward(use_xla=True) on a model: each trimmed length bucket compiled by XLA, same
+  outputs as the plain forward pass, in input order."""
+  from bert_tf import modeling
+  from bert_tf.configuration import BertConfig
+  tiny = TINY
+  model = modeling.BertClassifier(BertConfig.from_json_file(os.path.join(tiny, "bert_config.json")), 3)
+  model.build()
+  rng = np.random.RandomState(5)
+  n, seq = 11, 32
+  lengths = [3, 30, 7, 17, 32, 5, 9, 2, 20, 11, 16]
+  mask = (np.arange(seq)[None] < np.array(lengths)[:, None]).astype(np.int32)
+  feats = {"input_ids": rng.randint(5, 99, (n, seq)).astype(np.int32) * mask,
+           "input_mask": mask, "segment_ids": np.zeros((n, seq), np.int32)}
+  ds = tf.data.Dataset.from_tensor_slices(feats).batch(4)  # 3 batches, the last partial
+
+  def predict_fn(f):
+    return {"logits": model(f, training=False)}
+
+  strategy = tf.distribute.get_strategy()
+  plain = forward.Forward(predict_fn, strategy=strategy, trim=True).run(ds)
+  jit_requests, real_function = [], tf.function
+
+  def spy(*args, **kwargs):
+    jit_requests.append(kwargs.get("jit_compile"))
+    return real_function(*args, **kwargs)
+
+  with mock.patch.object(forward.tf, "function", spy):
+    xla = forward.Forward(predict_fn, strategy=strategy, trim=True, use_xla=True).run(ds)
+  assert True in jit_requests
+  full = model(feats, training=False).numpy()
+  np.testing.assert_allclose(plain["logits"], full, atol=1e-5)
+  np.testing.assert_allclose(xla["logits"], full, atol=1e-5)

@@ -18,7 +18,8 @@ bucket with trim); `input_signature` traces the step once for every shape;
 `reduce_retracing` lets TensorFlow generalise the shapes after the first
 trace instead.
 
-Classifier prediction, fill-mask and extract_features run through it; the
+run_classifier's eval and predict, run_pretraining's eval, classifier prediction,
+fill-mask and extract_features all run through it; the
 numbers are the same as calling `fn` on each batch directly (their tests
 compare against the original code's outputs).
 """
@@ -27,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from bert_tf import training
-from bert_tf.inference.settings import InputError
+from bert_tf.errors import InputError
 
 
 def batch_slices(n, batch_size):
