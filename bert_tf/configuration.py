@@ -3,6 +3,8 @@
 import copy
 import json
 
+from bert_tf.errors import InputError
+
 
 class BertConfig(object):
   """Configuration of a BERT model, with the original google-research/bert defaults.
@@ -80,6 +82,14 @@ class BertConfig(object):
       raise ValueError(
           "%s: The hidden size (%d) is not a multiple of the number of attention heads (%d)" %
           (source, self.hidden_size, self.num_attention_heads))
+
+  def check_max_seq_length(self, max_seq_length):
+    """The original's check that sequences fit the position table (one-line InputError,
+    a ValueError as the original's)."""
+    if max_seq_length > self.max_position_embeddings:
+      raise InputError(
+          "Cannot use sequence length %d because the BERT model was only trained up to sequence "
+          "length %d" % (max_seq_length, self.max_position_embeddings))
 
   def to_dict(self):
     return copy.deepcopy(self.__dict__)

@@ -3,7 +3,7 @@
 `TextFeaturizer` turns [B] strings (or pairs) into the int32 [B,S]
 input_ids / input_mask / segment_ids that run_classifier.py computes between a
 TSV row and the model: FullTokenizer's BasicTokenizer + WordPiece,
-`_truncate_seq_pair`, the `[CLS] a [SEP] b [SEP]` layout and zero padding to
+bert_tf.data.features.truncate_seq_pair, the `[CLS] a [SEP] b [SEP]` layout and zero padding to
 `max_seq_length`.  The serving export (bert_tf.interop.serving) puts it in a
 SavedModel.  Tested against the Python FullTokenizer (bert_tf.tokenization) and
 the original convert_single_example on every shipped GLUE row and adversarial
@@ -278,7 +278,7 @@ class TextFeaturizer(tf.Module):
 
     A row whose b has no tokens is single-sentence: a[:S-2].  Otherwise
     (even if b is then cut to nothing, which only a tiny S allows)
-    `_truncate_seq_pair(a, b, S-3)`: pop the last token of the longer list (of
+    `truncate_seq_pair(a, b, S-3)` (bert_tf.data.features): pop the last token of the longer list (of
     b on a tie) until the pair fits, which in closed form is: keep both if they
     fit; else if the shorter one fits in half the budget keep it and cut the
     longer to the rest; else cut a to ceil(m/2) and b to floor(m/2).

@@ -26,6 +26,8 @@ import unicodedata
 import numpy as np
 from absl import logging
 
+from bert_tf.errors import InputError
+
 _LOWER_MODELS = (
     "uncased_L-24_H-1024_A-16",
     "uncased_L-12_H-768_A-12",
@@ -388,6 +390,17 @@ class FullTokenizer(object):
 
   def convert_ids_to_tokens(self, ids):
     return convert_by_vocab(self.inv_vocab, ids)
+
+
+def load_tokenizer(vocab_file, do_lower_case, vocab_size, bert_config_file, needed=()):
+  """The FullTokenizer of `vocab_file`, checked against the config's vocab_size
+  (check_vocab_size) and for the special tokens in `needed`."""
+  tokenizer = FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case)
+  check_vocab_size(tokenizer.vocab, vocab_size, vocab_file, bert_config_file)
+  for token in needed:
+    if token not in tokenizer.vocab:
+      raise InputError("%s: the vocab has no %s token" % (vocab_file, token))
+  return tokenizer
 
 
 def check_vocab_size(vocab, vocab_size, vocab_file, bert_config_file):

@@ -105,10 +105,7 @@ def resolve(job):
   if not job.do_train and not job.do_eval and not job.do_predict:
     raise ValueError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
   config = encoder.config if encoder else BertConfig.from_json_file(job.bert_config_file)
-  if job.max_seq_length > config.max_position_embeddings:
-    raise ValueError(
-        "Cannot use sequence length %d because the BERT model was only trained up to sequence "
-        "length %d" % (job.max_seq_length, config.max_position_embeddings))
+  config.check_max_seq_length(job.max_seq_length)
   try:
     os.makedirs(job.output_dir, exist_ok=True)
   except OSError as e:
@@ -186,10 +183,8 @@ def run(job):
   label_list = processor.get_labels()
   is_regression = getattr(processor, "is_regression", False)
   num_labels = 1 if is_regression else len(label_list)
-  tokenizer = tokenization.FullTokenizer(vocab_file=resolved.vocab_file,
-                                         do_lower_case=resolved.do_lower_case)
-  tokenization.check_vocab_size(tokenizer.vocab, config.vocab_size, resolved.vocab_file,
-                                 job.bert_config_file)
+  tokenizer = tokenization.load_tokenizer(resolved.vocab_file, resolved.do_lower_case,
+                                         config.vocab_size, job.bert_config_file)
   examples = _read_examples(job, processor, label_list)
   strategy = rt.strategy()
   results = {"train": None, "eval": None, "predict": None}

@@ -6,7 +6,8 @@ Same input and output as google-research/bert `extract_features.py`:
   `^(.*) \\|\\|\\| (.*)$` on the stripped line) makes a pair.  unique_id = the
   0-based line number (read by text_input.read_examples).
 * features as the original: [CLS] a [SEP] (b [SEP]); a pair is truncated with
-  `_truncate_seq_pair` to max_seq_length - 3, a single text to max_seq_length - 2;
+  bert_tf.data.features.pair_layout (truncate_seq_pair) to max_seq_length - 3,
+  a single text to max_seq_length - 2;
   `input_type_ids` 0 for a, 1 for b.
 * output: JSON lines `{"linex_index": id, "features": [{"token": t, "layers":
   [{"index": li, "values": [round(x, 6), ...H]}, ...]}, ...]}` for the real
@@ -26,6 +27,7 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf import forward, modeling, restore
+from bert_tf.data.features import pair_layout
 from bert_tf.inference import settings, text_input
 
 
@@ -40,30 +42,13 @@ class InputFeatures(object):
     self.input_type_ids = input_type_ids
 
 
-def truncate_seq_pair(tokens_a, tokens_b, max_length):
-  """In place: pop the last token of the longer list (b on a tie) until the pair fits."""
-  while len(tokens_a) + len(tokens_b) > max_length:
-    if len(tokens_a) > len(tokens_b):
-      tokens_a.pop()
-    else:
-      tokens_b.pop()
-
-
 def convert_examples_to_features(examples, seq_length, tokenizer):
   """[InputExample] -> [InputFeatures] with the original layout and padding."""
   features = []
   for ex_index, example in enumerate(examples):
     tokens_a = tokenizer.tokenize(example.text_a)
     tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
-    if tokens_b:
-      truncate_seq_pair(tokens_a, tokens_b, seq_length - 3)
-    elif len(tokens_a) > seq_length - 2:
-      tokens_a = tokens_a[:seq_length - 2]
-    tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
-    input_type_ids = [0] * len(tokens)
-    if tokens_b:
-      tokens += tokens_b + ["[SEP]"]
-      input_type_ids += [1] * (len(tokens_b) + 1)
+    tokens, input_type_ids = pair_layout(tokens_a, tokens_b, "[CLS]", "[SEP]", seq_length)
     input_ids = tokenizer.convert_tokens_to_ids(tokens)
     input_mask = [1] * len(input_ids)
     pad = seq_length - len(input_ids)
@@ -176,7 +161,7 @@ def extract_features(input_file, output_file, config, init_checkpoint, vocab_fil
   """The whole extract_features.py run; returns the number of lines written."""
   layer_indexes = parse_layers(layers) if isinstance(layers, str) else list(layers)
   # Everything is checked before the input is tokenized and before output_file is touched.
-  settings.check_max_seq_length(config, max_seq_length)
+  config.check_max_seq_length(max_seq_length)
   check_layers(layer_indexes, config.num_hidden_layers)
   tokenizer = settings.load_tokenizer(vocab_file, do_lower_case, config, bert_config_file,
                                       needed=())

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from bert_tf import forward, modeling, restore
+from bert_tf.data.features import pair_layout
 from bert_tf.inference import settings, text_input
 from bert_tf.inference.settings import InputError
 
@@ -112,21 +113,11 @@ class MaskedLM(object):
       raise InputError("%s: no %s in the text; write the literal upper-case %s where a word is "
                        "to be predicted" % (where, MASK_TOKEN, MASK_TOKEN))
     total = len(tokens_a) + len(tokens_b)
-    budget = self.max_seq_length - (3 if tokens_b else 2)
-    while len(tokens_a) + len(tokens_b) > budget:
-      if len(tokens_a) > len(tokens_b):
-        tokens_a.pop()
-      else:
-        tokens_b.pop()
-    if tokens_a.count(MASK_TOKEN) + tokens_b.count(MASK_TOKEN) != num_masks:
+    tokens, segment_ids = pair_layout(tokens_a, tokens_b, "[CLS]", "[SEP]", self.max_seq_length)
+    if tokens.count(MASK_TOKEN) != num_masks:
       raise InputError("%s: the text has %d tokens and a %s falls past --max_seq_length=%d; "
                        "shorten the text or raise --max_seq_length" %
                        (where, total, MASK_TOKEN, self.max_seq_length))
-    tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
-    segment_ids = [0] * len(tokens)
-    if tokens_b:
-      tokens += tokens_b + ["[SEP]"]
-      segment_ids += [1] * (len(tokens_b) + 1)
     positions = [i for i, t in enumerate(tokens) if t == MASK_TOKEN]
     return MaskedText(tokens, self.tokenizer.convert_tokens_to_ids(tokens), segment_ids,
                       positions)

@@ -14,19 +14,10 @@ from bert_tf.errors import InputError  # noqa: F401  (raised here)
 DEFAULT_MAX_SEQ_LENGTH = 128
 
 
-
-
-def check_max_seq_length(config, max_seq_length):
-  if max_seq_length > config.max_position_embeddings:
-    raise InputError(
-        "Cannot use sequence length %d because the BERT model was only trained up to sequence "
-        "length %d" % (max_seq_length, config.max_position_embeddings))
-
-
 def load_config(bert_config_file, max_seq_length):
-  """BertConfig of `bert_config_file`; InputError if max_seq_length is longer than it allows."""
+  """BertConfig of `bert_config_file`; ValueError if max_seq_length is longer than it allows."""
   config = BertConfig.from_json_file(bert_config_file)
-  check_max_seq_length(config, max_seq_length)
+  config.check_max_seq_length(max_seq_length)
   return config
 
 
@@ -34,10 +25,5 @@ def load_tokenizer(vocab_file, do_lower_case, config, bert_config_file,
                    needed=("[CLS]", "[SEP]")):
   """FullTokenizer of `vocab_file`, checked against config.vocab_size and for the
   `needed` special tokens."""
-  tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case)
-  tokenization.check_vocab_size(tokenizer.vocab, config.vocab_size, vocab_file,
-                                bert_config_file)
-  for token in needed:
-    if token not in tokenizer.vocab:
-      raise InputError("%s: the vocab has no %s token" % (vocab_file, token))
-  return tokenizer
+  return tokenization.load_tokenizer(vocab_file, do_lower_case, config.vocab_size,
+                                    bert_config_file, needed)

@@ -78,10 +78,7 @@ def run(job):
   if not job.do_train and not job.do_eval:
     raise ValueError("At least one of `do_train` or `do_eval` must be True.")
   config = BertConfig.from_json_file(job.bert_config_file)
-  if job.max_seq_length > config.max_position_embeddings:
-    raise ValueError(
-        "Cannot use sequence length %d because the BERT model was only trained up to sequence "
-        "length %d" % (job.max_seq_length, config.max_position_embeddings))
+  config.check_max_seq_length(job.max_seq_length)
   try:
     os.makedirs(job.output_dir, exist_ok=True)
   except OSError as e:
