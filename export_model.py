@@ -1,52 +1,6 @@
-"""Exports a BERT checkpoint as a TF Hub encoder, a keras-hub preset or a serving SavedModel.
+"""bert_tf's export_model.py: the program is bert_tf.scripts.export_model."""
 
-  # Encoder in Google's TF2 TF Hub format (hub.KerasLayer / tf.saved_model.load):
-  python export_model.py --format=tf2_encoder --bert_config_file=$BERT_BASE_DIR/bert_config.json \
-    --init_checkpoint=$BERT_BASE_DIR/bert_model.ckpt --vocab_file=$BERT_BASE_DIR/vocab.txt \
-    --export_dir=$OUT/bert_tf2_encoder
-  # --format=tf1_hub_module: the original notebook's hub.Module format
-  #   (usable as --bert_hub_module_handle); --format=keras_hub_preset:
-  #   keras_hub.models.BertBackbone.from_preset(export_dir).
-  # A fine-tuned classifier with in-graph tokenization, for TF Serving / saved_model_cli:
-  python export_model.py --format=classifier --label_list=0,1 --max_seq_length=128 \
-    --bert_config_file=... --vocab_file=... --init_checkpoint=$OUT/mrpc_output \
-    --export_dir=$OUT/mrpc_serving
-"""
-
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import flags  # noqa: E402
-
-from bert_tf import cli  # noqa: E402
-
-flags.DEFINE_enum("format", "tf2_encoder",
-                  ["tf2_encoder", "tf1_hub_module", "keras_hub_preset", "classifier"],
-                  "What to export.")
-flags.DEFINE_string("bert_config_file", None, "The config json file of the model.")
-flags.DEFINE_string("init_checkpoint", None,
-                    "Checkpoint prefix (or a directory with a `checkpoint` file) to export.")
-flags.DEFINE_string("vocab_file", None, "The vocabulary file that the BERT model was trained on.")
-flags.DEFINE_bool("do_lower_case", True, "Whether the model is uncased.")
-flags.DEFINE_string("export_dir", None, "Output directory (replaced if it exists).")
-flags.DEFINE_string("label_list", None,
-                    "classifier: the task's labels in id order, comma-separated (e.g. 0,1).")
-flags.DEFINE_bool("is_regression", False, "classifier: a one-output regression model.")
-flags.DEFINE_integer("max_seq_length", 128, "classifier: the serving sequence length.")
-
-FLAGS = flags.FLAGS
-
-
-def main(_):
-  from bert_tf.interop import export  # pylint: disable=g-import-not-at-top
-  export.export_model(FLAGS.format, FLAGS.bert_config_file, FLAGS.init_checkpoint,
-                      FLAGS.vocab_file, FLAGS.do_lower_case, FLAGS.export_dir,
-                      label_list=FLAGS.label_list.split(",") if FLAGS.label_list else None,
-                      is_regression=FLAGS.is_regression, max_seq_length=FLAGS.max_seq_length)
-
+from bert_tf.scripts import export_model
 
 if __name__ == "__main__":
-  for name in ("bert_config_file", "init_checkpoint", "vocab_file", "export_dir"):
-    flags.mark_flag_as_required(name)
-  cli.run(main)
+  export_model.main()
