@@ -35,8 +35,6 @@ _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
 _STATE_FILE = "checkpoint"
 
 
-
-
 def _first_line(e):
   msg = str(getattr(e, "message", None) or e).strip().splitlines()
   return msg[0] if msg else type(e).__name__

@@ -26,8 +26,6 @@ from bert_tf import checkpoints, restore
 from bert_tf.errors import TrainingError  # noqa: F401  (raised here)
 
 
-
-
 # --------------------------------------------------------------------------- strategy
 
 

@@ -1,25 +1,23 @@
 """The pretraining input: create_pretraining_data.py's TFRecords (MLM + NSP instances) ->
 checked input files -> the original run_pretraining input_fn as a tf.data pipeline."""
 
-import glob
-
 import tensorflow as tf
 from absl import logging
 
 from bert_tf.data import pipeline
 from bert_tf.errors import PretrainingDataError  # noqa: F401  (raised here)
-
-
+from bert_tf.pretraining import inputs
 
 
 def expand_input_files(pattern_list):
-  """A comma-separated list of files or globs -> the files, in the order given."""
+  """A comma-separated list of files or globs -> the files, in the order given, each pattern
+  expanded as the original's tf.gfile.Glob (the one globber, pretraining.inputs.glob)."""
   files = []
   for pattern in pattern_list.split(","):
     pattern = pattern.strip()
     if not pattern:
       continue
-    matched = sorted(glob.glob(pattern))
+    matched = inputs.glob(pattern)
     if not matched:
       raise PretrainingDataError("%s: no input file matches this pattern (--input_file)" %
                                  pattern)

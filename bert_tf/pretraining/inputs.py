@@ -18,8 +18,6 @@ from bert_tf.errors import InputError  # noqa: F401  (raised here)
 _WILDCARD_CHARS = "*?[\\"
 
 
-
-
 _FNM_PATHNAME = 1
 _fnmatch_cache = []
 

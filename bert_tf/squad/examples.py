@@ -36,8 +36,6 @@ from bert_tf import tokenization
 from bert_tf.errors import SquadInputError  # noqa: F401  (raised here)
 
 
-
-
 class SquadExample(object):
   """One SQuAD question with its paragraph's words (and, in training, its answer).
 
