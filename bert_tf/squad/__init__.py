@@ -4,9 +4,10 @@ One concept per module, each function taking plain arguments:
 
 * examples:    SquadExample, read_squad_examples (SQuAD JSON, the original
                whitespace rule, training answers, SquadInputError).
-* features:    InputFeatures, convert_examples_to_features (document
-               windows; the original algorithm as a reference and a fast
-               path that gives the same features and log).
+* features:    InputFeatures, document windows, and the original
+               convert_examples_to_features step by step (the reference).
+* features_fast: convert_examples_to_features, the fast path callers use,
+               tested to give the same features and log as the reference.
 * records:     the train/eval TFRecord schema (FeatureWriter, tf.data
                reader) and the Random(12345) shuffle of training examples.
 * postprocess: write_predictions (predictions / n-best / null odds files),

@@ -13,12 +13,13 @@ from squad_testing import (DOC_STRIDE, MAX_QUERY_LENGTH, MAX_SEQ_LENGTH, absl_me
 
 from bert_tf import tokenization
 from bert_tf.squad import features as squad_features
+from bert_tf.squad import features_fast
 from bert_tf.squad.examples import SquadExample, read_squad_examples
 from bert_tf.squad.records import shuffle_training_examples
 
 CONVERTERS = {
     "reference": squad_features.convert_examples_to_features_reference,
-    "fast": squad_features.convert_examples_to_features,
+    "fast": features_fast.convert_examples_to_features,
 }
 
 
@@ -67,7 +68,7 @@ def test_features_and_log_match_original(converter, version, mode, tokenizer, ca
 def test_output_fn_gets_every_feature_in_order(tokenizer):
   examples, _ = _examples("v1", "eval")
   seen = []
-  n = squad_features.convert_examples_to_features(examples, tokenizer, MAX_SEQ_LENGTH,
+  n = features_fast.convert_examples_to_features(examples, tokenizer, MAX_SEQ_LENGTH,
                                                   DOC_STRIDE, MAX_QUERY_LENGTH, False,
                                                   output_fn=seen.append)
   assert n == len(seen) == 158
@@ -97,7 +98,7 @@ def test_fast_equals_reference_on_real_squad(training, sizes, tmp_path, tokenize
   assert len(examples) == 1407
   reference = squad_features.convert_examples_to_features_reference(
       examples, tokenizer, *sizes, training)
-  fast = squad_features.convert_examples_to_features(examples, tokenizer, *sizes, training)
+  fast = features_fast.convert_examples_to_features(examples, tokenizer, *sizes, training)
   assert len(fast) == len(reference)
   for f, r in zip(fast, reference):
     assert as_tuple(f) == as_tuple(r)
@@ -153,7 +154,7 @@ def test_fast_equals_reference_on_generated_text(case, tokenizer):
   try:
     reference = squad_features.convert_examples_to_features_reference(
         examples, tokenizer, max_seq_length, doc_stride, max_query_length, training)
-    fast = squad_features.convert_examples_to_features(
+    fast = features_fast.convert_examples_to_features(
         examples, tokenizer, max_seq_length, doc_stride, max_query_length, training)
   finally:
     absl_logger.setLevel(level)
@@ -189,7 +190,7 @@ def test_fast_path_is_used_for_a_full_tokenizer(tokenizer, monkeypatch):
   monkeypatch.setattr(squad_features, "iter_features_reference",
                       lambda *a, **k: called.append(1) or iter(()))
   examples, _ = _examples("v1", "eval")
-  squad_features.convert_examples_to_features(examples, tokenizer, MAX_SEQ_LENGTH,
+  features_fast.convert_examples_to_features(examples, tokenizer, MAX_SEQ_LENGTH,
                                               DOC_STRIDE, MAX_QUERY_LENGTH, False)
   assert not called
 
@@ -201,13 +202,13 @@ def test_fast_path_cache_eviction_and_unshared_paragraphs(tokenizer, monkeypatch
   shuffle_training_examples(examples)
   reference = squad_features.convert_examples_to_features_reference(
       examples, tokenizer, MAX_SEQ_LENGTH, DOC_STRIDE, MAX_QUERY_LENGTH, True)
-  monkeypatch.setattr(squad_features, "_PARAGRAPH_CACHE_SIZE", 2)
-  monkeypatch.setattr(squad_features, "_QUESTION_BATCH", 3)
-  fast = squad_features.convert_examples_to_features(
+  monkeypatch.setattr(features_fast, "_PARAGRAPH_CACHE_SIZE", 2)
+  monkeypatch.setattr(features_fast, "_QUESTION_BATCH", 3)
+  fast = features_fast.convert_examples_to_features(
       examples, tokenizer, MAX_SEQ_LENGTH, DOC_STRIDE, MAX_QUERY_LENGTH, True)
   assert [as_tuple(f) for f in fast] == [as_tuple(r) for r in reference]
   copies = [SquadExample(e.qas_id, e.question_text, list(e.doc_tokens), e.orig_answer_text,
                          e.start_position, e.end_position, e.is_impossible) for e in examples]
-  fast = squad_features.convert_examples_to_features(
+  fast = features_fast.convert_examples_to_features(
       copies, tokenizer, MAX_SEQ_LENGTH, DOC_STRIDE, MAX_QUERY_LENGTH, True)
   assert [as_tuple(f) for f in fast] == [as_tuple(r) for r in reference]

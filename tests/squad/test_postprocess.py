@@ -10,7 +10,7 @@ import pytest
 from squad_testing import (DOC_STRIDE, MAX_QUERY_LENGTH, MAX_SEQ_LENGTH, absl_messages,
                            read_json, squad_path)
 
-from bert_tf.squad import features as squad_features
+from bert_tf.squad import features_fast
 from bert_tf.squad import postprocess
 from bert_tf.squad.examples import SquadExample, SquadInputError, read_squad_examples
 
@@ -20,7 +20,7 @@ OUTPUTS = ("predictions.json", "nbest_predictions.json", "null_odds.json")
 def _eval_set(version, tokenizer):
   examples = read_squad_examples(squad_path("input_%s_dev.json" % version), False,
                                  version == "v2")
-  features = squad_features.convert_examples_to_features(
+  features = features_fast.convert_examples_to_features(
       examples, tokenizer, MAX_SEQ_LENGTH, DOC_STRIDE, MAX_QUERY_LENGTH, False)
   return examples, features
 
@@ -99,7 +99,7 @@ def test_softmax_and_best_indexes_as_the_original():
 def _one_feature_case(tokenizer, context, question="what is it?"):
   words = context.split()
   example = SquadExample("q1", question, words)
-  features = squad_features.convert_examples_to_features(
+  features = features_fast.convert_examples_to_features(
       [example], tokenizer, 32, 8, 8, False)
   return example, features
 

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from squad_testing import DOC_STRIDE, MAX_QUERY_LENGTH, MAX_SEQ_LENGTH, squad_path
 
-from bert_tf.squad import features as squad_features
+from bert_tf.squad import features_fast
 from bert_tf.squad import records
 from bert_tf.squad.examples import read_squad_examples
 
@@ -27,7 +27,7 @@ def _features(version, is_training, tokenizer, shuffle=False):
   examples = read_squad_examples(path, is_training, version == "v2")
   if shuffle:
     records.shuffle_training_examples(examples)
-  return squad_features.convert_examples_to_features(
+  return features_fast.convert_examples_to_features(
       examples, tokenizer, MAX_SEQ_LENGTH, DOC_STRIDE, MAX_QUERY_LENGTH, is_training)
 
 
