@@ -22,12 +22,11 @@ unshared paragraphs (test_fast_path_cache_eviction_and_unshared_paragraphs).
 `benchmarks/squad_convert.py` measures the two.
 """
 
-import contextlib
-import gc
 
 import numpy as np
 
 from bert_tf import tokenization
+from bert_tf.data.features_fast import gc_paused
 from bert_tf.squad import features
 from bert_tf.squad.features import InputFeatures
 
@@ -354,7 +353,7 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length,
     converted = features.iter_features_reference(
         examples, tokenizer, max_seq_length, doc_stride, max_query_length,
         is_training)
-  with _gc_paused():
+  with gc_paused():
     if output_fn is None:
       return list(converted)
     count = 0
@@ -362,23 +361,3 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length,
       output_fn(feature)
       count += 1
     return count
-
-
-@contextlib.contextmanager
-def _gc_paused():
-  """No cyclic garbage collection while features pile up (they hold no cycles).
-
-  Each feature is a handful of new lists; with the collector on, its passes
-  over the growing feature list cost more than building the features.  On
-  exit the survivors are moved to the oldest generation (freeze + unfreeze)
-  instead of being scanned once more.
-  """
-  enabled = gc.isenabled()
-  gc.disable()
-  try:
-    yield
-  finally:
-    if enabled:
-      gc.freeze()
-      gc.unfreeze()
-      gc.enable()
