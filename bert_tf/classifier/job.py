@@ -16,8 +16,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 from absl import logging
 
-from bert_tf import (checkpoints, forward, modeling, optimization, restore, tokenization,
-                     training)
+from bert_tf import (checkpoints, forward, modeling, optimization, output_dir, restore,
+                     tokenization, training)
 from bert_tf.classifier import metrics as classifier_metrics
 from bert_tf.configuration import BertConfig
 from bert_tf.data.examples import pad_examples_for_tpu
@@ -106,12 +106,7 @@ def resolve(job):
     raise ValueError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
   config = encoder.config if encoder else BertConfig.from_json_file(job.bert_config_file)
   config.check_max_seq_length(job.max_seq_length)
-  try:
-    os.makedirs(job.output_dir, exist_ok=True)
-  except OSError as e:
-    raise ValueError("%s: cannot create output_dir (%s)" % (job.output_dir, e.strerror))
-  if not os.access(job.output_dir, os.W_OK):
-    raise ValueError("%s: output_dir is not writable" % job.output_dir)
+  output_dir.prepare(job.output_dir)
   processor = get_processor(job.task_name.lower(), **job.generic_options)
   return Resolved(config=config, processor=processor, vocab_file=vocab_file,
                   do_lower_case=do_lower_case, init_checkpoint=init_checkpoint, init=init)
@@ -235,52 +230,23 @@ def run(job):
     variables = model.original_variables()
     restore.check_checkpoints(variables, job.output_dir, resolved.init_checkpoint)
     global_step = restore.load_for_inference(variables, job.output_dir, resolved.init)
-    predict_fn = _predict_fn(model, num_labels)
+    loop = forward.Forward(_predict_fn(model, num_labels), strategy=strategy, trim=rt.trim,
+                           use_xla=rt.use_xla)
 
   if job.do_eval:
-    eval_examples = examples["eval"]
-    num_actual = len(eval_examples)
-    if rt.use_tpu:
-      eval_examples = pad_examples_for_tpu(eval_examples, job.eval_batch_size)
-    eval_file = os.path.join(job.output_dir, "eval.tf_record")
-    file_based_convert_examples_to_features(
-        eval_examples, label_list, job.max_seq_length, tokenizer, eval_file)
-    logging.info("***** Running evaluation *****")
-    logging.info("  Num examples = %d (%d actual, %d padding)", len(eval_examples), num_actual,
-                 len(eval_examples) - num_actual)
-    logging.info("  Batch size = %d", job.eval_batch_size)
-    dataset = make_dataset(
-        eval_file, job.max_seq_length, job.eval_batch_size, is_training=False,
-        drop_remainder=rt.use_tpu, is_regression=is_regression)
-    t0 = time.time()
-    out = forward.Forward(predict_fn, strategy=strategy, trim=rt.trim,
-                          use_xla=rt.use_xla).run(dataset)
+    out, _, seconds = _run_split(job, "eval", examples["eval"], job.eval_batch_size,
+                                 label_list, tokenizer, is_regression, loop)
     metrics = classifier_metrics.eval_metrics(out, job.eval_batch_size, is_regression)
     metrics["global_step"] = np.int64(global_step)
-    logging.info("Evaluation took %.1f s", time.time() - t0)
+    logging.info("Evaluation took %.1f s", seconds)
     logging.info("***** Eval results *****")
     training.write_key_values(os.path.join(job.output_dir, "eval_results.txt"), metrics)
     classifier_metrics.write_eval_summaries(job.output_dir, metrics, global_step)
     results["eval"] = metrics
 
   if job.do_predict:
-    predict_examples = examples["predict"]
-    num_actual = len(predict_examples)
-    if rt.use_tpu:
-      predict_examples = pad_examples_for_tpu(predict_examples,
-                                                              job.predict_batch_size)
-    predict_file = os.path.join(job.output_dir, "predict.tf_record")
-    file_based_convert_examples_to_features(
-        predict_examples, label_list, job.max_seq_length, tokenizer, predict_file)
-    logging.info("***** Running prediction*****")
-    logging.info("  Num examples = %d (%d actual, %d padding)", len(predict_examples), num_actual,
-                 len(predict_examples) - num_actual)
-    logging.info("  Batch size = %d", job.predict_batch_size)
-    dataset = make_dataset(
-        predict_file, job.max_seq_length, job.predict_batch_size, is_training=False,
-        drop_remainder=rt.use_tpu, is_regression=is_regression)
-    out = forward.Forward(predict_fn, strategy=strategy, trim=rt.trim,
-                          use_xla=rt.use_xla).run(dataset)
+    out, num_actual, _ = _run_split(job, "predict", examples["predict"], job.predict_batch_size,
+                                    label_list, tokenizer, is_regression, loop)
     path = os.path.join(job.output_dir, "test_results.tsv")
     classifier_metrics.write_test_results(path, out["probabilities"], num_actual)
     results["predict"] = path
@@ -294,6 +260,31 @@ def run(job):
                  job.export_dir)
     results["export"] = job.export_dir
   return results
+
+
+_SPLIT_TITLES = {"eval": "***** Running evaluation *****",
+                 "predict": "***** Running prediction*****"}  # sic, the original's lines
+
+
+def _run_split(job, split, examples, batch_size, label_list, tokenizer, is_regression, loop):
+  """One split for eval/predict as the original: padded to whole batches on TPU, written to
+  <split>.tf_record, read back and run through the forward loop.  Returns (outputs, number
+  of real examples, seconds in the forward loop)."""
+  num_actual = len(examples)
+  if job.runtime.use_tpu:
+    examples = pad_examples_for_tpu(examples, batch_size)
+  record_file = os.path.join(job.output_dir, split + ".tf_record")
+  file_based_convert_examples_to_features(
+      examples, label_list, job.max_seq_length, tokenizer, record_file)
+  logging.info(_SPLIT_TITLES[split])
+  logging.info("  Num examples = %d (%d actual, %d padding)", len(examples), num_actual,
+               len(examples) - num_actual)
+  logging.info("  Batch size = %d", batch_size)
+  dataset = make_dataset(record_file, job.max_seq_length, batch_size, is_training=False,
+                         drop_remainder=job.runtime.use_tpu, is_regression=is_regression)
+  t0 = time.time()
+  out = loop.run(dataset)
+  return out, num_actual, time.time() - t0
 
 
 def _write_run_config(job, resolved, label_list, is_regression):

@@ -21,23 +21,13 @@ import tensorflow as tf
 
 from bert_tf.data import features_fast
 from bert_tf.data.examples import is_regression_label_list
+from bert_tf.data.tfrecord import varint
 
 # ----------------------------------------------------------------------------
 # Writer
 # ----------------------------------------------------------------------------
 
 _VARINT_TABLE = []
-
-
-def _varint(value):
-  """Protobuf base-128 varint of an int64 (negatives as 10-byte two's complement)."""
-  value = int(value) & 0xFFFFFFFFFFFFFFFF
-  out = bytearray()
-  while value > 0x7F:
-    out.append((value & 0x7F) | 0x80)
-    value >>= 7
-  out.append(value)
-  return bytes(out)
 
 
 def _packed_varints(values):
@@ -64,9 +54,9 @@ def _packed_varints(values):
   table = _VARINT_TABLE
   low, high = min(values), max(values)
   if low < 0 or high >= (1 << 18):
-    return b"".join([_varint(v) for v in values]) + zeros
+    return b"".join([varint(v) for v in values]) + zeros
   if high >= len(table):
-    table.extend(_varint(v) for v in range(len(table), max(1 << 15, high + 1)))
+    table.extend(varint(v) for v in range(len(table), max(1 << 15, high + 1)))
   return b"".join([table[v] for v in values]) + zeros
 
 
@@ -87,13 +77,13 @@ def _entry_prefix(name, list_tag, payload_length):
   Entry{key: name, value: Feature{<list_tag>: List{value: packed}}}; list_tag
   is b"\x1a" (int64_list) or b"\x12" (float_list).
   """
-  list_length = 1 + len(_varint(payload_length)) + payload_length
-  feature_length = 1 + len(_varint(list_length)) + list_length
-  entry_length = (1 + len(_varint(len(name))) + len(name) +
-                  1 + len(_varint(feature_length)) + feature_length)
-  return b"".join([b"\x0a", _varint(entry_length), b"\x0a", _varint(len(name)),
-                   name, b"\x12", _varint(feature_length), list_tag,
-                   _varint(list_length), b"\x0a", _varint(payload_length)])
+  list_length = 1 + len(varint(payload_length)) + payload_length
+  feature_length = 1 + len(varint(list_length)) + list_length
+  entry_length = (1 + len(varint(len(name))) + len(name) +
+                  1 + len(varint(feature_length)) + feature_length)
+  return b"".join([b"\x0a", varint(entry_length), b"\x0a", varint(len(name)),
+                   name, b"\x12", varint(feature_length), list_tag,
+                   varint(list_length), b"\x0a", varint(payload_length)])
 
 
 class ExampleEncoder(object):
@@ -133,7 +123,7 @@ class ExampleEncoder(object):
         self._prefix(b"label_ids", label_tag, len(label)), label,
         self._prefix(b"is_real_example", b"\x1a", len(real)), real,
     ])
-    return b"\x0a" + _varint(len(body)) + body
+    return b"\x0a" + varint(len(body)) + body
 
 
 def serialize_features(feature, is_regression=False):

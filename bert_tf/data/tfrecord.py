@@ -41,7 +41,8 @@ def open_binary(path, mode):
 
 
 def varint(value):
-  """Protobuf base-128 varint of a non-negative int."""
+  """Protobuf base-128 varint of an int64 (a negative one as 10-byte two's complement)."""
+  value = int(value) & 0xFFFFFFFFFFFFFFFF
   out = bytearray()
   while value > 0x7F:
     out.append((value & 0x7F) | 0x80)

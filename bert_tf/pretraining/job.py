@@ -13,7 +13,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf import checkpoints, forward, modeling, optimization, restore, training
+from bert_tf import (checkpoints, forward, modeling, optimization, output_dir, restore,
+                     training)
 from bert_tf.configuration import BertConfig
 from bert_tf.pretraining.dataset import check_input_files, expand_input_files, make_dataset
 from bert_tf.runtime import RuntimeOptions
@@ -79,12 +80,7 @@ def run(job):
     raise ValueError("At least one of `do_train` or `do_eval` must be True.")
   config = BertConfig.from_json_file(job.bert_config_file)
   config.check_max_seq_length(job.max_seq_length)
-  try:
-    os.makedirs(job.output_dir, exist_ok=True)
-  except OSError as e:
-    raise ValueError("%s: cannot create output_dir (%s)" % (job.output_dir, e.strerror))
-  if not os.access(job.output_dir, os.W_OK):
-    raise ValueError("%s: output_dir is not writable" % job.output_dir)
+  output_dir.prepare(job.output_dir)
   files = expand_input_files(job.input_file)
   logging.info("*** Input Files ***")
   for f in files:
