@@ -45,7 +45,7 @@ def build(strategy, num_train_steps=0, num_warmup_steps=0, dtype="float32", use_
 
 def run_train(args):
   import tensorflow as tf
-  from bert_tf import training
+  from bert_tf import restore, training
   from bert_tf.classifier import job as classifier_job
   strategy = training.resolve_strategy()
   total_steps = args.warmup + args.steps * args.windows

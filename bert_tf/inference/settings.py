@@ -9,7 +9,7 @@ its message is one line.
 
 from bert_tf import tokenization
 from bert_tf.configuration import BertConfig
-from bert_tf.errors import InputError  # noqa: F401  (raised here)
+from bert_tf.errors import InputError  # noqa: F401  (the tools' user error, re-exported)
 
 DEFAULT_MAX_SEQ_LENGTH = 128
 
