@@ -21,38 +21,11 @@ from bert_tf.data.tasks import get_processor
 from bert_tf.tokenization import FullTokenizer
 
 from helpers import GLUE, ROOT
+from data_testing import assert_one_line_data_error, log_sections, write_text
 
 FEATURES = os.path.join(ROOT, "tests", "fixtures", "classifier_features")
 VOCAB = os.path.join(ROOT, "tests", "fixtures", "tiny_uncased", "vocab.txt")
 SEQ = 32
-
-
-def log_sections(task):
-  """{"train.tf_record": [messages...]} from the original's conversion.log."""
-  sections = {}
-  with open(os.path.join(FEATURES, task, "conversion.log"), encoding="utf-8") as f:
-    current = None
-    for line in f.read().split("\n"):
-      if line.startswith("### file: "):
-        current = sections.setdefault(line[len("### file: "):], [])
-      elif line and current is not None:
-        current.append(line)
-  return sections
-
-
-def write_text(path, text, encoding="utf-8"):
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path, "w", encoding=encoding, newline="") as f:
-    f.write(text)
-  return str(path)
-
-
-def assert_one_line_data_error(excinfo, *parts):
-  assert isinstance(excinfo.value, ValueError)
-  message = str(excinfo.value)
-  assert "\n" not in message
-  for part in parts:
-    assert part in message, (part, message)
 
 
 def tsv(rows):

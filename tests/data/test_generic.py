@@ -13,13 +13,7 @@ from bert_tf.data import features_fast, readers
 from bert_tf.errors import DataError
 from bert_tf.data.generic import GenericProcessor, read_table
 from bert_tf.data.tasks import get_processor
-
-
-def write_text(path, text, encoding="utf-8"):
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path, "w", encoding=encoding, newline="") as f:
-    f.write(text)
-  return str(path)
+from data_testing import write_text
 
 
 def tsv(rows):

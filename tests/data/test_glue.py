@@ -19,26 +19,7 @@ from bert_tf.data.processor import DataProcessor
 from bert_tf.data.tasks import PROCESSORS, get_processor
 
 from helpers import GLUE
-
-
-def parse_records(path):
-  """[{feature name: list of values}] of a TFRecord file, in file order."""
-  out = []
-  for record in tf.data.TFRecordDataset(path):
-    example = tf.train.Example.FromString(record.numpy())
-    row = {}
-    for name, feature in example.features.feature.items():
-      kind = feature.WhichOneof("kind")
-      row[name] = list(getattr(feature, kind).value)
-    out.append(row)
-  return out
-
-
-def write_text(path, text, encoding="utf-8"):
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path, "w", encoding=encoding, newline="") as f:
-    f.write(text)
-  return str(path)
+from data_testing import assert_one_line_data_error, parse_records, write_text
 
 
 def tsv(rows):
@@ -47,14 +28,6 @@ def tsv(rows):
 
 def triples(examples):
   return [(e.guid, e.text_a, e.text_b, e.label) for e in examples]
-
-
-def assert_one_line_data_error(excinfo, *parts):
-  assert isinstance(excinfo.value, ValueError)
-  message = str(excinfo.value)
-  assert "\n" not in message
-  for part in parts:
-    assert part in message, (part, message)
 
 
 def test_cola_real_files():

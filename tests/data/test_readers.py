@@ -8,21 +8,7 @@ import pytest
 from bert_tf.data import readers
 from bert_tf.errors import DataError
 from bert_tf.data.tasks import get_processor
-
-
-def write_text(path, text, encoding="utf-8"):
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path, "w", encoding=encoding, newline="") as f:
-    f.write(text)
-  return str(path)
-
-
-def assert_one_line_data_error(excinfo, *parts):
-  assert isinstance(excinfo.value, ValueError)
-  message = str(excinfo.value)
-  assert "\n" not in message
-  for part in parts:
-    assert part in message, (part, message)
+from data_testing import assert_one_line_data_error, write_text
 
 
 def test_invalid_utf8_is_dropped_with_one_warning(tmp_path, caplog):

@@ -21,37 +21,12 @@ from bert_tf.data.examples import InputExample, InputFeatures, PaddingInputExamp
 from bert_tf.data.tasks import get_processor
 
 from helpers import ROOT
+from data_testing import log_sections, parse_records
 
 FEATURES = os.path.join(ROOT, "tests", "fixtures", "classifier_features")
 SEQ = 32
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "label_ids",
                  "is_real_example")
-
-
-def parse_records(path):
-  """[{feature name: list of values}] of a TFRecord file, in file order."""
-  out = []
-  for record in tf.data.TFRecordDataset(path):
-    example = tf.train.Example.FromString(record.numpy())
-    row = {}
-    for name, feature in example.features.feature.items():
-      kind = feature.WhichOneof("kind")
-      row[name] = list(getattr(feature, kind).value)
-    out.append(row)
-  return out
-
-
-def log_sections(task):
-  """{"train.tf_record": [messages...]} from the original's conversion.log."""
-  sections = {}
-  with open(os.path.join(FEATURES, task, "conversion.log"), encoding="utf-8") as f:
-    current = None
-    for line in f.read().split("\n"):
-      if line.startswith("### file: "):
-        current = sections.setdefault(line[len("### file: "):], [])
-      elif line and current is not None:
-        current.append(line)
-  return sections
 
 
 def example_dict(example):
