@@ -31,7 +31,6 @@ import random
 import re
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import textwrap
@@ -42,145 +41,19 @@ import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints, cli
-from helpers import FIXTURES, ROOT, TINY
+from helpers import ROOT
+from e2e_testing import (CKPT, CONFIG, MRPC, NUM_STEPS, VOCAB, assert_same_tensors,
+                         classifier_cmd, copy_data, copy_run, edit_line, error_line,
+                         listed_checkpoints, newest_listed, read_all_tensors, read_results,
+                         run_script, script_env, snapshot)
 
 pytestmark = pytest.mark.slow
-
-MRPC = os.path.join(FIXTURES, "classifier_features", "MRPC", "data")
-CONFIG = os.path.join(TINY, "bert_config.json")
-VOCAB = os.path.join(TINY, "vocab.txt")
-CKPT = os.path.join(TINY, "bert_model.ckpt")
-NUM_STEPS = 10  # 40 examples / batch 8 * 2 epochs
-
-# What a good run does: 10 steps, a checkpoint every 2 (model.ckpt-2 ... -10 kept), eval, predict.
-BASE_FLAGS = {
-    "task_name": "MRPC", "data_dir": MRPC, "vocab_file": VOCAB, "bert_config_file": CONFIG,
-    "init_checkpoint": CKPT + ".index",  # the `.index` file is accepted (google-research/bert #379)
-    "max_seq_length": 32, "train_batch_size": 8, "eval_batch_size": 8, "predict_batch_size": 8,
-    "learning_rate": 1e-3, "num_train_epochs": 2.0, "save_checkpoints_steps": 2, "seed": 1234,
-    "do_train": "true", "do_eval": "true", "do_predict": "true",
-}
-
-# An absl log line written by Python (the scripts' INFO/WARNING lines); anything else on
-# stderr besides the one error line is noise the user should not see.
-PY_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d{6}\s+\d+ [\w.]+\.py:\d+\] ")
-
-
-def _env(**extra):
-  env = dict(os.environ, PYTHONPATH=ROOT, **extra)
-  env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # what a user has: the scripts' own default
-  return env
-
-
-def classifier_cmd(output_dir, **overrides):
-  flags = dict(BASE_FLAGS, output_dir=output_dir)
-  flags.update(overrides)
-  return [sys.executable, os.path.join(ROOT, "run_classifier.py")] + [
-      "--%s=%s" % (k, v) for k, v in flags.items() if v is not None]
-
-
-def _run(cmd, timeout=600, **kw):
-  if "input" not in kw:
-    kw.setdefault("stdin", subprocess.DEVNULL)  # never wait on the terminal
-  return subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=ROOT,
-                        timeout=timeout, **kw)
-
-
-def _results(path):
-  with open(path) as f:
-    return dict(line.split(" = ") for line in f.read().splitlines() if line)
-
-
-def _state(directory):
-  """The prefixes listed in directory/checkpoint, oldest first (parsed here, not by our code)."""
-  with open(os.path.join(directory, "checkpoint")) as f:
-    text = f.read()
-  return re.findall(r'^all_model_checkpoint_paths: "(.*)"$', text, flags=re.M)
-
-
-def _step(prefix):
-  return int(re.search(r"-(\d+)$", prefix).group(1))
-
-
-def _read_all(prefix):
-  """{name: value} of every tensor of a checkpoint (each one really read)."""
-  reader = tf.train.load_checkpoint(prefix)
-  return {n: reader.get_tensor(n) for n in sorted(reader.get_variable_to_shape_map())}
-
-
-def _assert_same_tensors(a, b):
-  assert sorted(a) == sorted(b)
-  for name in a:
-    assert a[name].dtype == b[name].dtype, name
-    np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-
-
-def _newest_listed(directory):
-  """Checks that the newest checkpoint listed in `checkpoint` loads in full; returns its step."""
-  listed = _state(directory)
-  assert listed, "empty checkpoint state file in %s" % directory
-  newest = max(listed, key=_step)
-  prefix = os.path.join(directory, newest)
-  values = _read_all(prefix)
-  assert int(values["global_step"]) == _step(newest)
-  assert checkpoints.latest_checkpoint(directory) == prefix
-  return _step(newest)
-
-
-def _error_line(proc, script):
-  """The single error line of a failed run; asserts the one-line contract."""
-  lines = proc.stderr.splitlines()
-  assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
-  errors = [l for l in lines if l.startswith("%s: error: " % script)]
-  assert len(errors) == 1, proc.stderr[-3000:]
-  assert lines[-1] == errors[0], "the error is not the last line:\n" + proc.stderr[-3000:]
-  noise = [l for l in lines[:-1] if not PY_LOG_LINE.match(l)]
-  assert not noise, "lines that are neither log lines nor the error: %r" % noise[:5]
-  return errors[0][len("%s: error: " % script):]
-
-
-def _snapshot(directory):
-  """{relative path: (size, mtime_ns, inode, mode)} of every file under `directory`."""
-  out = {}
-  for root, _, files in os.walk(directory):
-    for f in files:
-      p = os.path.join(root, f)
-      s = os.lstat(p)
-      out[os.path.relpath(p, directory)] = (s.st_size, s.st_mtime_ns, s.st_ino,
-                                            stat.S_IMODE(s.st_mode))
-  return out
-
-
-def _copy_run(src, dst):
-  """A copy of a run's output_dir: checkpoint data hard-linked, the rest copied with mtimes."""
-  for root, _, files in os.walk(src):
-    target = os.path.join(dst, os.path.relpath(root, src))
-    os.makedirs(target, exist_ok=True)
-    for f in files:
-      if ".data-" in f:
-        os.link(os.path.join(root, f), os.path.join(target, f))
-      else:
-        shutil.copy2(os.path.join(root, f), os.path.join(target, f))
-
-
-def _copy_data(dst):
-  shutil.copytree(MRPC, dst)
-  return dst
-
-
-def _edit_line(path, number, edit):
-  with open(path, "rb") as f:
-    lines = f.read().split(b"\n")
-  lines[number - 1] = edit(lines[number - 1])
-  with open(path, "wb") as f:
-    f.write(b"\n".join(lines))
-
 
 # --------------------------------------------------------------------------- the good runs
 
 
 def _good_run(directory):
-  proc = _run(classifier_cmd(directory), timeout=900)
+  proc = run_script(classifier_cmd(directory), timeout=900)
   assert proc.returncode == 0, proc.stderr[-3000:]
   return directory, proc.stderr
 
@@ -216,16 +89,16 @@ def test_seeded_runs_are_bit_identical(good_runs):
   for name in ("eval_results.txt", "test_results.tsv"):
     with open(os.path.join(a, name)) as fa, open(os.path.join(b, name)) as fb:
       assert fa.read() == fb.read(), name
-  assert _state(a) == _state(b) == ["model.ckpt-%d" % s for s in (2, 4, 6, 8, 10)]
-  for prefix in _state(a):
-    _assert_same_tensors(_read_all(os.path.join(a, prefix)), _read_all(os.path.join(b, prefix)))
+  assert listed_checkpoints(a) == listed_checkpoints(b) == ["model.ckpt-%d" % s for s in (2, 4, 6, 8, 10)]
+  for prefix in listed_checkpoints(a):
+    assert_same_tensors(read_all_tensors(os.path.join(a, prefix)), read_all_tensors(os.path.join(b, prefix)))
 
 
 def test_init_checkpoint_given_as_index_file_trains(good_runs):
   a, _, log = good_runs
   assert log.count("*INIT_FROM_CKPT*") == 39  # every bert/* variable of the classifier
-  assert int(_read_all(os.path.join(a, "model.ckpt-10"))["global_step"]) == NUM_STEPS
-  results = _results(os.path.join(a, "eval_results.txt"))
+  assert int(read_all_tensors(os.path.join(a, "model.ckpt-10"))["global_step"]) == NUM_STEPS
+  results = read_results(os.path.join(a, "eval_results.txt"))
   assert results["global_step"] == str(NUM_STEPS)
 
 
@@ -237,7 +110,7 @@ def _start(cmd, log_path, fault=None):
   if fault:
     cmd = [sys.executable, "-c", FAULT_WRAPPER] + cmd[1:]
   proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT,
-                          env=_env(**({"FAULT": fault} if fault else {})))
+                          env=script_env(**({"FAULT": fault} if fault else {})))
   log.close()
   return proc
 
@@ -279,7 +152,7 @@ def test_sigkill_at_random_moments_then_resume(good_runs, tmp_path):
   proc.wait(timeout=600)
   assert proc.returncode == -signal.SIGKILL, open(logs[0]).read()[-3000:]
   kills.append(("inside save of model.ckpt-2", True))
-  assert _newest_listed(out) == 0
+  assert newest_listed(out) == 0
   assert os.path.exists(os.path.join(out, "model.ckpt-2.data-00000-of-00001"))
   assert not os.path.exists(os.path.join(out, "model.ckpt-2.index"))
 
@@ -297,11 +170,11 @@ def test_sigkill_at_random_moments_then_resume(good_runs, tmp_path):
   assert _kill(proc), open(logs[1]).read()[-3000:]
   kills.append(("at the first temporary file of model.ckpt-%d" % save_step, mid_save))
   assert _restored_from(logs[1]) == (os.path.join(out, "model.ckpt-0"), 0)
-  resumed = _newest_listed(out)
+  resumed = newest_listed(out)
   assert resumed >= save_step - 2
   for step in (2, 4):
-    _assert_same_tensors(_read_all(os.path.join(out, "model.ckpt-%d" % step)),
-                         _read_all(os.path.join(good, "model.ckpt-%d" % step)))
+    assert_same_tensors(read_all_tensors(os.path.join(out, "model.ckpt-%d" % step)),
+                         read_all_tensors(os.path.join(good, "model.ckpt-%d" % step)))
 
   # 3. Rerun, killed at a random moment after its first new checkpoint.
   proc = _start(cmd, logs[2])
@@ -312,7 +185,7 @@ def test_sigkill_at_random_moments_then_resume(good_runs, tmp_path):
   assert killed or proc.returncode == 0, open(logs[2]).read()[-3000:]
   kills.append(("random moment after model.ckpt-%d" % (resumed + 2), None))
   assert _restored_from(logs[2]) == (os.path.join(out, "model.ckpt-%d" % resumed), resumed)
-  resumed = _newest_listed(out)
+  resumed = newest_listed(out)
 
   # 4. Rerun to the end.
   proc = _start(cmd, logs[3])
@@ -324,13 +197,13 @@ def test_sigkill_at_random_moments_then_resume(good_runs, tmp_path):
     assert not [f for f in os.listdir(out) if ".tmp-" in f]  # leftovers of the kills removed
   else:
     assert "Skipping training since max_steps has already saved." in log
-  assert _newest_listed(out) == NUM_STEPS
-  for prefix in _state(out):
-    _read_all(os.path.join(out, prefix))
+  assert newest_listed(out) == NUM_STEPS
+  for prefix in listed_checkpoints(out):
+    read_all_tensors(os.path.join(out, prefix))
   assert any(mid for _, mid in kills), kills
   # After a resume from step >= 1 the input pipeline (shuffle position) and the dropout
   # RNG start over, so the later batches and masks differ from the uninterrupted run:
-  final, reference = _read_all(os.path.join(out, "model.ckpt-10")), _read_all(
+  final, reference = read_all_tensors(os.path.join(out, "model.ckpt-10")), read_all_tensors(
       os.path.join(good, "model.ckpt-10"))
   assert int(final["global_step"]) == int(reference["global_step"]) == NUM_STEPS
   assert not all(np.array_equal(final[n], reference[n]) for n in reference if n != "global_step")
@@ -368,7 +241,7 @@ def _enospc_cases(monkeypatch, where):
 def test_disk_full_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch, where):
   d = str(tmp_path)
   checkpoints.save_checkpoint(d, 1, _small_vars(1.0))
-  before = _snapshot(d)
+  before = snapshot(d)
   with monkeypatch.context() as m:
     _enospc_cases(m, where)
     with pytest.raises(OSError) as e:
@@ -377,12 +250,12 @@ def test_disk_full_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch, 
   line = cli.error_message(e.value)
   assert "\n" not in line and "no space left on device" in line, line
   assert "previous" in line and "intact" in line, line
-  after = _snapshot(d)
+  after = snapshot(d)
   if where == "state_file":  # the bundle was complete; only the state file write failed
     after = {p: v for p, v in after.items() if not p.startswith("model.ckpt-2.")}
   assert after == before
-  assert _newest_listed(d) == 1
-  np.testing.assert_array_equal(_read_all(os.path.join(d, "model.ckpt-1"))["bert/a"],
+  assert newest_listed(d) == 1
+  np.testing.assert_array_equal(read_all_tensors(os.path.join(d, "model.ckpt-1"))["bert/a"],
                                 np.ones([3, 4], np.float32))
 
 
@@ -424,17 +297,17 @@ def test_disk_full_in_a_real_run_is_one_line_and_keeps_previous_checkpoint(tmp_p
                        do_predict="false")
   try:
     if mounted:
-      proc = _run(cmd)
+      proc = run_script(cmd)
     else:
       proc = subprocess.run([sys.executable, "-c", FAULT_WRAPPER] + cmd[1:], capture_output=True,
                             text=True, cwd=ROOT, timeout=600,
-                            env=_env(FAULT="enospc:model.ckpt-2.data-00000-of-00001"))
+                            env=script_env(FAULT="enospc:model.ckpt-2.data-00000-of-00001"))
     assert proc.returncode == 1, proc.stderr[-3000:]
-    message = _error_line(proc, "run_classifier.py")
+    message = error_line(proc, "run_classifier.py")
     assert "no space left on device" in message.lower(), message
     assert message.startswith("%s/model.ckpt-2: no space left on device while writing the "
                               "checkpoint; the previous checkpoint is intact" % out), message
-    assert _newest_listed(out) == 1
+    assert newest_listed(out) == 1
     assert not [f for f in os.listdir(out) if f.startswith((".tmp-", "model.ckpt-2"))]
   finally:
     if mounted:
@@ -487,16 +360,16 @@ def test_death_inside_a_save_leaves_the_newest_listed_checkpoint_whole(tmp_path,
     _die_at(m, where)
     with pytest.raises(_Killed):
       checkpoints.save_checkpoint(d, 3, _small_vars(3.0), max_to_keep=2)
-  newest = _newest_listed(d)
+  newest = newest_listed(d)
   assert newest == (3 if where == "before_cleanup" else 2)
-  values = _read_all(os.path.join(d, "model.ckpt-%d" % newest))
+  values = read_all_tensors(os.path.join(d, "model.ckpt-%d" % newest))
   np.testing.assert_array_equal(values["bert/a"], np.full([3, 4], float(newest), np.float32))
   if os.path.exists(os.path.join(d, "model.ckpt-3.index")):
-    _read_all(os.path.join(d, "model.ckpt-3"))  # whatever index exists reads in full
+    read_all_tensors(os.path.join(d, "model.ckpt-3"))  # whatever index exists reads in full
   # the rerun saves the same step again and everything is consistent
   checkpoints.save_checkpoint(d, 3, _small_vars(3.0), max_to_keep=2)
-  assert _newest_listed(d) == 3 and _state(d) == ["model.ckpt-2", "model.ckpt-3"]
-  np.testing.assert_array_equal(_read_all(os.path.join(d, "model.ckpt-3"))["bert/b"],
+  assert newest_listed(d) == 3 and listed_checkpoints(d) == ["model.ckpt-2", "model.ckpt-3"]
+  np.testing.assert_array_equal(read_all_tensors(os.path.join(d, "model.ckpt-3"))["bert/b"],
                                 np.arange(5, dtype=np.float32) * 3)
 
 
@@ -519,33 +392,33 @@ def test_stale_temporary_files_of_dead_processes_are_removed(tmp_path):
 
 
 def _all_finite(prefix):
-  return all(np.all(np.isfinite(v)) for v in _read_all(prefix).values() if v.dtype.kind == "f")
+  return all(np.all(np.isfinite(v)) for v in read_all_tensors(prefix).values() if v.dtype.kind == "f")
 
 
 def _nan_run(out):
-  return out, _run(classifier_cmd(out, learning_rate="1e10", save_checkpoints_steps=1,
+  return out, run_script(classifier_cmd(out, learning_rate="1e10", save_checkpoints_steps=1,
                                   num_train_epochs=1.0, do_eval="false", do_predict="false"))
 
 
 def test_nan_loss_stops_naming_step_and_last_good_checkpoint(runs):
   out, proc = runs["nan"].result()
   assert proc.returncode == 1, proc.stderr[-3000:]
-  message = _error_line(proc, "run_classifier.py")
+  message = error_line(proc, "run_classifier.py")
   m = re.search(r"(?:loss is (?:nan|inf|-inf)|variable \S+ is NaN/Inf) at step (\d+);", message)
   assert m, message
   bad_step = int(m.group(1))
-  newest = _newest_listed(out)
+  newest = newest_listed(out)
   assert newest == bad_step - 1
   assert "Last good checkpoint: %s. " % os.path.join(out, "model.ckpt-%d" % newest) in message
   assert "Likely causes: learning rate too high" in message
-  for prefix in _state(out):
+  for prefix in listed_checkpoints(out):
     assert _all_finite(os.path.join(out, prefix)), prefix
   written = [f for f in os.listdir(out) if f.startswith("model.ckpt-")]
   assert all(int(re.match(r"model\.ckpt-(\d+)\.", f).group(1)) < bad_step for f in written)
 
 
 def _poisoned_copy(directory, name="bert/pooler/dense/kernel"):
-  values = _read_all(CKPT)
+  values = read_all_tensors(CKPT)
   values[name] = values[name].copy()
   values[name][0, 0] = np.nan
   os.makedirs(directory, exist_ok=True)
@@ -557,14 +430,14 @@ def _poisoned_copy(directory, name="bert/pooler/dense/kernel"):
 def _poisoned_run(d):
   poisoned = _poisoned_copy(os.path.join(d, "poisoned"))
   out = os.path.join(d, "out")
-  return poisoned, out, _run(classifier_cmd(out, init_checkpoint=poisoned, do_eval="false",
+  return poisoned, out, run_script(classifier_cmd(out, init_checkpoint=poisoned, do_eval="false",
                                             do_predict="false"))
 
 
 def test_poisoned_init_checkpoint_is_refused_before_any_checkpoint(runs):
   poisoned, out, proc = runs["poisoned"].result()
   assert proc.returncode == 1, proc.stderr[-3000:]
-  message = _error_line(proc, "run_classifier.py")
+  message = error_line(proc, "run_classifier.py")
   assert message.startswith("%s: variable bert/pooler/dense/kernel contains NaN/Inf values; "
                             "this checkpoint is damaged or was saved from a diverged run, use "
                             "an earlier checkpoint" % poisoned), message
@@ -580,7 +453,7 @@ def test_save_refuses_nan_weights_and_keeps_last_good(tmp_path):
   d = str(tmp_path)
   good = _small_vars()
   checkpoints.save_checkpoint(d, 3, good)
-  before = _snapshot(d)
+  before = snapshot(d)
   bad = _small_vars()
   bad["bert/b"].assign([0, 1, np.inf, 3, 4])
   with pytest.raises(checkpoints.NonFiniteError) as e:
@@ -590,8 +463,8 @@ def test_save_refuses_nan_weights_and_keeps_last_good(tmp_path):
       "good checkpoint: %s/model.ckpt-3. Likely causes: learning rate too high, NaN/Inf in "
       "--init_checkpoint, or vocab.txt / bert_config.json vocab_size mismatch with the "
       "checkpoint." % (d, d))
-  assert _snapshot(d) == before
-  assert _newest_listed(d) == 3
+  assert snapshot(d) == before
+  assert newest_listed(d) == 3
 
 
 def test_loading_nan_checkpoint_assigns_nothing(tmp_path):
@@ -663,7 +536,7 @@ def _case_missing_data_dir(d, out):
 
 
 def _case_missing_train(d, out):
-  data = _copy_data(os.path.join(d, "data"))
+  data = copy_data(os.path.join(d, "data"))
   os.remove(os.path.join(data, "train.tsv"))
   return (classifier_cmd(out, data_dir=data),
           ["%s/train.tsv: file not found; --data_dir must contain train.tsv/dev.tsv/test.tsv "
@@ -671,21 +544,21 @@ def _case_missing_train(d, out):
 
 
 def _case_empty_train(d, out):
-  data = _copy_data(os.path.join(d, "data"))
+  data = copy_data(os.path.join(d, "data"))
   open(os.path.join(data, "train.tsv"), "w").close()
   return (classifier_cmd(out, data_dir=data),
           ["%s/train.tsv: file is empty; expected tab-separated rows" % data], out)
 
 
 def _case_unreadable_train(d, out):
-  data = _copy_data(os.path.join(d, "data"))
+  data = copy_data(os.path.join(d, "data"))
   os.chmod(os.path.join(data, "train.tsv"), 0)
   return (_root_without_read_override() + classifier_cmd(out, data_dir=data),
           ["%s/train.tsv: cannot read the file (Permission denied)" % data], out)
 
 
 def _case_directory_as_train(d, out):
-  data = _copy_data(os.path.join(d, "data"))
+  data = copy_data(os.path.join(d, "data"))
   os.remove(os.path.join(data, "train.tsv"))
   os.mkdir(os.path.join(data, "train.tsv"))
   return (classifier_cmd(out, data_dir=data),
@@ -693,31 +566,31 @@ def _case_directory_as_train(d, out):
 
 
 def _case_short_row_train(d, out):
-  data = _copy_data(os.path.join(d, "data"))
-  _edit_line(os.path.join(data, "train.tsv"), 4, lambda l: b"\t".join(l.split(b"\t")[:2]))
+  data = copy_data(os.path.join(d, "data"))
+  edit_line(os.path.join(data, "train.tsv"), 4, lambda l: b"\t".join(l.split(b"\t")[:2]))
   return (classifier_cmd(out, data_dir=data),
           ["%s/train.tsv line 4: expected at least 5 tab-separated columns, found 2; task mrpc "
            "expects Quality, #1 ID, #2 ID, #1 String, #2 String" % data], out)
 
 
 def _case_short_row_dev(d, out):
-  data = _copy_data(os.path.join(d, "data"))
-  _edit_line(os.path.join(data, "dev.tsv"), 6, lambda l: b"\t".join(l.split(b"\t")[:3]))
+  data = copy_data(os.path.join(d, "data"))
+  edit_line(os.path.join(data, "dev.tsv"), 6, lambda l: b"\t".join(l.split(b"\t")[:3]))
   return (classifier_cmd(out, data_dir=data),
           ["%s/dev.tsv line 6: expected at least 5 tab-separated columns, found 3" % data], out)
 
 
 def _case_bad_label_train(d, out):
-  data = _copy_data(os.path.join(d, "data"))
-  _edit_line(os.path.join(data, "train.tsv"), 3, lambda l: b"2" + l[1:])
+  data = copy_data(os.path.join(d, "data"))
+  edit_line(os.path.join(data, "train.tsv"), 3, lambda l: b"2" + l[1:])
   return (classifier_cmd(out, data_dir=data),
           ["%s/train.tsv line 3: label '2' is not in the label list ['0', '1']; fix the row"
            % data], out)
 
 
 def _case_bad_label_dev(d, out):
-  data = _copy_data(os.path.join(d, "data"))
-  _edit_line(os.path.join(data, "dev.tsv"), 9, lambda l: b"yes" + l[1:])
+  data = copy_data(os.path.join(d, "data"))
+  edit_line(os.path.join(data, "dev.tsv"), 9, lambda l: b"yes" + l[1:])
   return (classifier_cmd(out, data_dir=data),
           ["%s/dev.tsv line 9: label 'yes' is not in the label list ['0', '1']" % data], out)
 
@@ -1006,19 +879,19 @@ def _case_run(name, d, good_future):
   """One case on a copy of the good run: (proc, expected, before, after, script)."""
   good, _ = good_future.result()
   out = os.path.join(d, "out")
-  _copy_run(good, out)
+  copy_run(good, out)
   cmd, expected, watched = CASES[name](d, out)
-  before = _snapshot(watched)
-  proc = _run(cmd, timeout=600)
+  before = snapshot(watched)
+  proc = run_script(cmd, timeout=600)
   script = os.path.basename(next(c for c in cmd if c.endswith(".py") and c.startswith(ROOT)))
-  return proc, expected, before, _snapshot(watched), script
+  return proc, expected, before, snapshot(watched), script
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input_is_one_line_and_touches_nothing(runs, name):
   proc, expected, before, after, script = runs["case:" + name].result()
   assert proc.returncode == 1, "exit status %d\n%s" % (proc.returncode, proc.stderr[-3000:])
-  message = _error_line(proc, script)
+  message = error_line(proc, script)
   for fragment in expected:
     assert fragment in message, "expected %r in %r" % (fragment, message)
   changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
@@ -1026,10 +899,10 @@ def test_bad_input_is_one_line_and_touches_nothing(runs, name):
 
 
 def _non_utf8_run(d):
-  data = _copy_data(os.path.join(d, "data"))
-  _edit_line(os.path.join(data, "dev.tsv"), 3, lambda l: l.replace(b" ", b" \xff ", 1))
+  data = copy_data(os.path.join(d, "data"))
+  edit_line(os.path.join(data, "dev.tsv"), 3, lambda l: l.replace(b" ", b" \xff ", 1))
   out = os.path.join(d, "out")
-  proc = _run(classifier_cmd(out, data_dir=data, do_train="false", do_predict="false",
+  proc = run_script(classifier_cmd(out, data_dir=data, do_train="false", do_predict="false",
                              init_checkpoint=CKPT + ".data-00000-of-00001"))
   return proc, data, out
 
@@ -1043,5 +916,5 @@ def test_non_utf8_byte_warns_once_and_init_checkpoint_data_file_works(runs):
              "those bytes were dropped, as the original BERT does." % data)
   assert proc.stderr.count(warning) == 1, proc.stderr[-3000:]
   assert proc.stderr.count("*INIT_FROM_CKPT*") == 39
-  results = _results(os.path.join(out, "eval_results.txt"))
+  results = read_results(os.path.join(out, "eval_results.txt"))
   assert results["global_step"] == "0" and 0 <= float(results["eval_accuracy"]) <= 1
