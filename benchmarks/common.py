@@ -41,12 +41,29 @@ import numpy as np
 PROCESS_T0 = time.perf_counter()  # ~ interpreter start: common is imported first
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MINILM = os.path.join(ROOT, "checkpoints", "minilm_L6_H384_A12")
+# The model every bench row uses: the converted MiniLM, or BENCH_MODEL_DIR (a dir with
+# bert_config.json + bert_model.ckpt; the suite's smoke test points it at the tiny config).
+MINILM = os.environ.get("BENCH_MODEL_DIR") or os.path.join(ROOT, "checkpoints",
+                                                           "minilm_L6_H384_A12")
 GLUE = os.path.join(ROOT, "data", "glue")
 
-# MiniLM-L6-H384 (the converted checkpoint's bert_config.json).
-CONFIG = dict(vocab_size=30522, num_layers=6, hidden=384, heads=12, intermediate=1536,
-              max_positions=512, type_vocab=2)
+
+def _config_of(model_dir):
+  """The sizes the FLOP counts need, from model_dir's bert_config.json; MiniLM-L6-H384's
+  when the checkpoint is not converted yet (`make minilm`)."""
+  path = os.path.join(model_dir, "bert_config.json")
+  if not os.path.exists(path):
+    return dict(vocab_size=30522, num_layers=6, hidden=384, heads=12, intermediate=1536,
+                max_positions=512, type_vocab=2)
+  with open(path) as f:
+    c = json.load(f)
+  return dict(vocab_size=c["vocab_size"], num_layers=c["num_hidden_layers"],
+              hidden=c["hidden_size"], heads=c["num_attention_heads"],
+              intermediate=c["intermediate_size"], max_positions=c["max_position_embeddings"],
+              type_vocab=c["type_vocab_size"])
+
+
+CONFIG = _config_of(MINILM)
 NUM_LABELS = 2
 
 # 2 Zen 3 cores x 2 FMA pipes x 8 fp32 lanes x 2 FLOP x ~3.0 GHz (boost).
