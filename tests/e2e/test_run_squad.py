@@ -245,14 +245,15 @@ def test_resume_after_sigkill_reaches_the_final_step(tmp_path):
   out = str(tmp_path / "out")
   cmd = squad_cmd(out, init_checkpoint=CKPT, do_train="true",
                   train_file=os.path.join(SQUAD, "input_v1_train.json"), train_batch_size=4,
-                  num_train_epochs=40.0, learning_rate=1e-4, save_checkpoints_steps=2, seed=7)
-  num_steps = int(19 / 4 * 40.0)
+                  num_train_epochs=16.0, learning_rate=1e-4, save_checkpoints_steps=2, seed=7)
+  num_steps = int(19 / 4 * 16.0)  # 76
   proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                           stdin=subprocess.DEVNULL, env=script_env(), cwd=ROOT)
   try:
     deadline = time.time() + 300
-    while time.time() < deadline and not any(
-        s >= 2 for s in (checkpoints.checkpoint_steps(out) if os.path.isdir(out) else [])):
+    # until the state file names model.ckpt-2 or later (what a resume reads)
+    while time.time() < deadline and checkpoints.step_of(
+        checkpoints.latest_checkpoint(out) if os.path.isdir(out) else None) < 2:
       assert proc.poll() is None, "training ended before it could be killed"
       time.sleep(0.05)
     assert proc.poll() is None, "training ended before it could be killed"
@@ -331,10 +332,10 @@ def test_bad_squad_input_is_one_line_before_anything_is_written(tmp_path, case):
   assert proc.returncode == 1
   assert error_line(proc, "run_squad.py").startswith(expected), proc.stderr[-2000:]
   assert snapshot(str(out)) == before
-  # A new output_dir is not even created.
-  fresh = tmp_path / "fresh"
-  proc = run_script(squad_cmd(str(fresh), **flags))
-  assert proc.returncode == 1 and not fresh.exists()
+  if case == "not_json":  # a new output_dir is not even created
+    fresh = tmp_path / "fresh"
+    proc = run_script(squad_cmd(str(fresh), **flags))
+    assert proc.returncode == 1 and not fresh.exists()
 
 
 def test_validation_order_and_messages_through_the_script(tmp_path):
@@ -347,3 +348,87 @@ def test_validation_order_and_messages_through_the_script(tmp_path):
   assert error_line(proc, "run_squad.py") == (
       "If `do_predict` is True, then `predict_file` must be specified.")
   assert not out.exists()
+
+
+# ------------------------------------------------------------------ the flags
+
+
+# The original run_squad.py's flags: name -> (type, default, help).
+ORIGINAL_FLAGS = {
+    "bert_config_file": ("string", None, "The config json file corresponding to the pre-trained "
+                         "BERT model. This specifies the model architecture."),
+    "vocab_file": ("string", None, "The vocabulary file that the BERT model was trained on."),
+    "output_dir": ("string", None,
+                   "The output directory where the model checkpoints will be written."),
+    "train_file": ("string", None, "SQuAD json for training. E.g., train-v1.1.json"),
+    "predict_file": ("string", None,
+                     "SQuAD json for predictions. E.g., dev-v1.1.json or test-v1.1.json"),
+    "init_checkpoint": ("string", None,
+                        "Initial checkpoint (usually from a pre-trained BERT model)."),
+    "do_lower_case": ("bool", True, "Whether to lower case the input text. Should be True for "
+                      "uncased models and False for cased models."),
+    "max_seq_length": ("int", 384, "The maximum total input sequence length after WordPiece "
+                       "tokenization. Sequences longer than this will be truncated, and "
+                       "sequences shorter than this will be padded."),
+    "doc_stride": ("int", 128, "When splitting up a long document into chunks, how much stride "
+                   "to take between chunks."),
+    "max_query_length": ("int", 64, "The maximum number of tokens for the question. Questions "
+                         "longer than this will be truncated to this length."),
+    "do_train": ("bool", False, "Whether to run training."),
+    "do_predict": ("bool", False, "Whether to run eval on the dev set."),
+    "train_batch_size": ("int", 32, "Total batch size for training."),
+    "predict_batch_size": ("int", 8, "Total batch size for predictions."),
+    "learning_rate": ("float", 5e-5, "The initial learning rate for Adam."),
+    "num_train_epochs": ("float", 3.0, "Total number of training epochs to perform."),
+    "warmup_proportion": ("float", 0.1, "Proportion of training to perform linear learning rate "
+                          "warmup for. E.g., 0.1 = 10% of training."),
+    "save_checkpoints_steps": ("int", 1000, "How often to save the model checkpoint."),
+    "iterations_per_loop": ("int", 1000, "How many steps to make in each estimator call."),
+    "n_best_size": ("int", 20, "The total number of n-best predictions to generate in the "
+                    "nbest_predictions.json output file."),
+    "max_answer_length": ("int", 30, "The maximum length of an answer that can be generated. "
+                          "This is needed because the start and end predictions are not "
+                          "conditioned on one another."),
+    "use_tpu": ("bool", False, "Whether to use TPU or GPU/CPU."),
+    "tpu_name": ("string", None, "The Cloud TPU to use for training. This should be either the "
+                 "name used when creating the Cloud TPU, or a grpc://ip.address.of.tpu:8470 url."),
+    "tpu_zone": ("string", None, "[Optional] GCE zone where the Cloud TPU is located in. If not "
+                 "specified, we will attempt to automatically detect the GCE project from "
+                 "metadata."),
+    "gcp_project": ("string", None, "[Optional] Project name for the Cloud TPU-enabled project. "
+                    "If not specified, we will attempt to automatically detect the GCE project "
+                    "from metadata."),
+    "master": ("string", None, "[Optional] TensorFlow master URL."),
+    "num_tpu_cores": ("int", 8,
+                      "Only used if `use_tpu` is True. Total number of TPU cores to use."),
+    "verbose_logging": ("bool", False, "If true, all of the warnings related to data processing "
+                        "will be printed. A number of warnings are expected for a normal SQuAD "
+                        "evaluation."),
+    "version_2_with_negative": ("bool", False, "If true, the SQuAD examples contain some that "
+                                "do not have an answer."),
+    "null_score_diff_threshold": ("float", 0.0, "If null_score - best_non_null is greater than "
+                                  "the threshold predict null."),
+}
+REQUIRED = {"bert_config_file", "vocab_file", "output_dir"}
+
+
+def test_every_original_flag_with_its_type_default_help_and_required_mark():
+  code = ("import json, run_squad\n"
+          "from absl import flags\n"
+          "F = flags.FLAGS\n"
+          "print(json.dumps({f.name: [f.flag_type(), f.default, f.help] for f in "
+          "F.get_key_flags_for_module('run_squad')}))\n"
+          "from bert_tf.scripts import run_squad as s\n"
+          "print(json.dumps(list(s.REQUIRED)))\n")
+  proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                        env=script_env(), timeout=120)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  lines = proc.stdout.splitlines()
+  defined, required = json.loads(lines[-2]), set(json.loads(lines[-1]))
+  for name, (kind, default, text) in ORIGINAL_FLAGS.items():
+    assert name in defined, name
+    assert defined[name][0] == kind, name
+    assert defined[name][1] == default, name
+    assert defined[name][2] == text, name
+  assert required == REQUIRED
+  assert "logits_file" in defined and "seed" in defined and "trim_padding" in defined
