@@ -292,8 +292,9 @@ def _qa(data):
   return data["data"][0]["paragraphs"][0]["qas"][0]
 
 
-@pytest.mark.parametrize("case", ["not_json", "no_data", "v1_file_with_v2_flag",
-                                  "answer_outside_context", "logits_width"])
+@pytest.mark.parametrize("case", ["not_json", "no_data", "no_context", "v1_file_with_v2_flag",
+                                  "answer_outside_context", "several_answers",
+                                  "logits_width"])
 def test_bad_squad_input_is_one_line_before_anything_is_written(tmp_path, case):
   out = tmp_path / "out"
   out.mkdir()
@@ -308,6 +309,19 @@ def test_bad_squad_input_is_one_line_before_anything_is_written(tmp_path, case):
     path = _write(tmp_path / "dev.json", '{"version": "1.1"}')
     flags = dict(do_predict="true", predict_file=path)
     expected = '%s: no "data" list at the top level' % path
+  elif case == "no_context":
+    def edit(data):
+      del data["data"][0]["paragraphs"][1]["context"]
+    path = _v1_train_with(tmp_path, edit)
+    flags = dict(do_predict="true", predict_file=path)
+    expected = '%s: article 0 paragraph 1 has no "context" string' % path
+  elif case == "several_answers":
+    def edit(data):
+      _qa(data)["answers"].append(dict(_qa(data)["answers"][0]))
+    path = _v1_train_with(tmp_path, edit)
+    flags = dict(do_train="true", train_file=path)
+    expected = "%s: question %s has 2 answers; for training, each question should have " \
+        "exactly 1 answer" % (path, _qa(json.load(open(path)))["id"])
   elif case == "v1_file_with_v2_flag":
     path = os.path.join(SQUAD, "input_v1_train.json")
     flags = dict(do_train="true", train_file=path, version_2_with_negative="true")
