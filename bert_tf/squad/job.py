@@ -27,7 +27,8 @@ from typing import Optional
 
 from absl import logging
 
-from bert_tf import forward, modeling, optimization, output_dir, restore, tokenization, training
+from bert_tf import (checkpoints, forward, modeling, optimization, output_dir, restore,
+                     tokenization, training)
 from bert_tf.configuration import BertConfig
 from bert_tf.runtime import RuntimeOptions
 from bert_tf.squad import evaluate as squad_evaluate
@@ -228,6 +229,12 @@ def _predict_with_model(job, inputs, model, strategy, init):
   logging.info("  Num split examples = %d", len(features))
   logging.info("  Batch size = %d", job.predict_batch_size)
   variables = model.original_variables()
+  if not restore.latest_in(job.output_dir) and job.init_checkpoint and not any(
+      name.startswith(squad_model.HEAD_PREFIX)
+      for name, _ in checkpoints.list_variables(job.init_checkpoint)):
+    # As the original, the head then keeps its random initialisation; say so.
+    logging.warning("%s has no %s* variables (not fine-tuned on SQuAD): the answers come from "
+                    "an untrained span head.", job.init_checkpoint, squad_model.HEAD_PREFIX)
   restore.load_for_inference(variables, job.output_dir, init)
   dataset = records.make_dataset(eval_file, job.max_seq_length, job.predict_batch_size,
                                  is_training=False, drop_remainder=False)

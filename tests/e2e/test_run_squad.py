@@ -178,6 +178,28 @@ def test_predict_v2_equals_the_original_main_run(tmp_path):
   assert metrics["best_f1_thresh"] == 0.0
 
 
+def test_empty_context_answers_empty_instead_of_the_originals_index_error(tmp_path):
+  """#353: a question whose context is empty has no features; the original crashed in 2.0."""
+  with open(os.path.join(SQUAD, "input_v2_dev.json")) as f:
+    data = json.load(f)
+  data["data"][0]["paragraphs"].append(
+      {"context": "", "qas": [{"id": "empty-context", "question": "What is here?",
+                               "answers": [], "is_impossible": True}]})
+  dev = _write(tmp_path / "dev.json", json.dumps(data))
+  out = str(tmp_path / "out")
+  proc = run_script(squad_cmd(out, init_checkpoint=CKPT, do_predict="true", predict_file=dev,
+                              version_2_with_negative="true"))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "Question empty-context has no features" in proc.stderr
+  assert "has no cls/squad/* variables" in proc.stderr  # a pre-trained checkpoint: warned
+  with open(os.path.join(out, "predictions.json")) as f:
+    predictions = json.load(f)
+  assert predictions["empty-context"] == "" and len(predictions) == 22
+  with open(os.path.join(out, "nbest_predictions.json")) as f:
+    assert json.load(f)["empty-context"] == [
+        {"text": "", "probability": 1.0, "start_logit": 0.0, "end_logit": 0.0}]
+
+
 # ------------------------------------------------------------------ --logits_file (no model)
 
 
