@@ -267,7 +267,9 @@ def test_resume_after_sigkill_reaches_the_final_step(tmp_path):
   out = str(tmp_path / "out")
   cmd = squad_cmd(out, init_checkpoint=CKPT, do_train="true",
                   train_file=os.path.join(SQUAD, "input_v1_train.json"), train_batch_size=4,
-                  num_train_epochs=8.0, learning_rate=1e-4, save_checkpoints_steps=10, seed=7)
+                  num_train_epochs=8.0, learning_rate=1e-4, save_checkpoints_steps=10, seed=7,
+                  # additive runtime flags go through the shared Trainer (and its resume)
+                  optimizer="lamb", gradient_accumulation_steps=2)
   num_steps = int(19 / 4 * 8.0)  # 38
   proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                           stdin=subprocess.DEVNULL, env=script_env(), cwd=ROOT)
