@@ -20,7 +20,7 @@ from e2e_testing import (CKPT, CONFIG, VOCAB, error_line, newest_listed, read_re
 from helpers import FIXTURES, ROOT
 
 from bert_tf.squad import evaluate as squad_evaluate
-from bert_tf.squad import features_fast, postprocess, records
+from bert_tf.squad import features_fast, postprocess
 from bert_tf.squad.examples import read_squad_examples
 from bert_tf import checkpoints, tokenization
 
