@@ -1,10 +1,18 @@
-"""SQuAD feature conversion: the original algorithm vs bert_tf's fast path.
+"""SQuAD feature conversion: the original run_squad's code path vs bert_tf's fast path.
 
-Runs `convert_examples_to_features_reference` (the original algorithm step by
-step) and `convert_examples_to_features` (fast path) on the same examples in
-the same process, alternating, each with a fresh FullTokenizer (as a new
-run_squad process would have), and reports the worst of N runs of each
-(wall and CPU seconds).  Also checks the two outputs are identical.
+Three conversions of the same examples, in the same process, alternating,
+each with a fresh tokenizer (as a new run_squad process would have):
+
+* "original code path" (the headline): `convert_examples_to_features_reference`
+  (the original algorithm step by step) with the original's uncached
+  two-stage tokenizer (FullTokenizer.tokenize_exact), i.e. what the original
+  run_squad.py does per example;
+* "fast": `convert_examples_to_features`, what bert_tf's run_squad uses;
+* "reference, cached tokenizer": the original algorithm with bert_tf's cached
+  tokenizer (how much is the algorithm, how much the tokenizer).
+
+Reports the worst of N runs of each (wall and CPU seconds) and the speed-ups,
+and checks the three outputs are identical.
 
   python benchmarks/squad_convert.py [--squad FILE] [--vocab FILE] [--runs 3]
 
@@ -28,6 +36,8 @@ from bert_tf.squad import examples as squad_examples
 from bert_tf.squad import features as squad_features
 from bert_tf.squad import features_fast
 
+ORIGINAL = "original code path"
+CACHED = "reference, cached tokenizer"
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -84,8 +94,6 @@ def main():
   parser.add_argument("--max_seq_length", type=int, default=384)
   parser.add_argument("--doc_stride", type=int, default=128)
   parser.add_argument("--max_query_length", type=int, default=64)
-  parser.add_argument("--original_tokenizer", action="store_true",
-                      help="also time the reference with the original's uncached tokenizer")
   args = parser.parse_args()
   logging.set_verbosity(logging.WARNING)
 
@@ -98,27 +106,25 @@ def main():
   finally:
     os.remove(train_file)
   for mode, examples, is_training in modes:
-    runs = {"reference": [], "fast": []}
-    if args.original_tokenizer:
-      runs["reference, original tokenizer"] = []
+    runs = {ORIGINAL: [], "fast": [], CACHED: []}
     for _ in range(args.runs):
-      wall, cpu, reference = _timed(
+      wall, cpu, original = _timed(
           squad_features.convert_examples_to_features_reference, examples,
-          args.vocab, is_training, args)
-      runs["reference"].append((wall, cpu))
+          args.vocab, is_training, args, original_tokenizer=True)
+      runs[ORIGINAL].append((wall, cpu))
       wall, cpu, fast = _timed(features_fast.convert_examples_to_features,
                                examples, args.vocab, is_training, args)
       runs["fast"].append((wall, cpu))
-      if args.original_tokenizer:
-        wall, cpu, _ = _timed(
-            squad_features.convert_examples_to_features_reference, examples,
-            args.vocab, is_training, args, original_tokenizer=True)
-        runs["reference, original tokenizer"].append((wall, cpu))
-      assert _as_dicts(reference) == _as_dicts(fast), "fast path differs"
+      wall, cpu, reference = _timed(
+          squad_features.convert_examples_to_features_reference, examples,
+          args.vocab, is_training, args)
+      runs[CACHED].append((wall, cpu))
+      assert _as_dicts(original) == _as_dicts(fast), "fast path differs from the original's"
+      assert _as_dicts(reference) == _as_dicts(fast), "fast path differs from the reference"
     worst = {k: (max(w for w, _ in v), max(c for _, c in v)) for k, v in runs.items()}
     print("%s: %d questions -> %d features (identical)" % (mode, len(examples), len(fast)))
     for name, (wall, cpu) in worst.items():
-      print("  %-31s worst of %d: wall %.3f s, cpu %.3f s" % (name, args.runs, wall, cpu))
+      print("  %-32s worst of %d: wall %.3f s, cpu %.3f s" % (name, args.runs, wall, cpu))
     for name in worst:
       if name != "fast":
         print("  speed-up vs %s: wall %.1fx, cpu %.1fx" % (

@@ -14,6 +14,10 @@ One concept per module, each function taking plain arguments:
                get_final_text, logits.npz.
 * evaluate:    the official SQuAD 1.1 / 2.0 metrics, thresholds in logit
                differences.
+* model:       BertForSquad (the cls/squad span head under the original
+               names) and the original loss.
+* job:         SquadJob and run(job): what run_squad.py's main does (train,
+               predict, logits.npz, eval_results.txt, --logits_file).
 
 Deviations from the original (everything else is kept, defects included):
 bad input raises a one-line SquadInputError instead of KeyError/IndexError

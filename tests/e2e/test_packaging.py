@@ -27,6 +27,7 @@ COMMANDS = {
     "predict.py": "bert-predict",
     "fill_mask.py": "bert-fill-mask",
     "export_model.py": "bert-export-model",
+    "run_squad.py": "bert-run-squad",
 }
 # Flags each program lists under its own heading in --helpfull.
 KEY_FLAGS = {
@@ -38,6 +39,8 @@ KEY_FLAGS = {
     "predict.py": ("--saved_model_dir:", "--output_format:"),
     "fill_mask.py": ("--init_checkpoint:", "--top_k:"),
     "export_model.py": ("--format:", "--export_dir:"),
+    "run_squad.py": ("--bert_config_file:", "--null_score_diff_threshold:", "--logits_file:",
+                     "--[no]use_tpu:"),
 }
 # Programs that define no flags of their own: run_classifier_with_tfhub.py lists
 # run_classifier's under `run_classifier:`, as the original (which imports it) does.

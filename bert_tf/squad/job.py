@@ -1,0 +1,274 @@
+"""The run_squad job: SQuAD JSON -> features -> train / predict -> answer files.
+
+`run(SquadJob(...))` does what the original run_squad.py `main` does, in the
+same order, with the same log lines and output files; run_squad.py only turns
+flags into a SquadJob.  What is new about question answering lives in the
+sibling modules (examples, features_fast, records, model, postprocess,
+evaluate); training, checkpoints, resume, strategies and the runtime options
+go through the shared Trainer, restore path and forward loop.
+
+Additions to the original (its files are unchanged):
+
+* every prediction also writes output_dir/logits.npz (the model's raw
+  results) and, when the predict file has answers, eval_results.txt with the
+  official SQuAD metrics (bert_tf.squad.evaluate);
+* `logits_file` makes the prediction post-process such a logits.npz instead
+  of running the model (another null_score_diff_threshold in seconds);
+* every input is read and checked before anything is written to output_dir.
+
+`--trim_padding` has no effect here: the original does not mask the padded
+positions' logits, so they take part in the loss's softmax and in the n-best
+lists, and cutting them away would change both.
+"""
+
+import dataclasses
+import os
+from typing import Optional
+
+from absl import logging
+
+from bert_tf import (checkpoints, forward, modeling, optimization, output_dir, restore,
+                     tokenization, training)
+from bert_tf.configuration import BertConfig
+from bert_tf.runtime import RuntimeOptions
+from bert_tf.squad import evaluate as squad_evaluate
+from bert_tf.squad import features_fast, postprocess, records
+from bert_tf.squad import model as squad_model
+from bert_tf.squad.examples import read_squad_examples
+
+LOGITS_FILE = "logits.npz"
+EVAL_RESULTS_FILE = "eval_results.txt"
+
+
+@dataclasses.dataclass
+class SquadJob:
+  """Arguments of one run_squad invocation (the original flags + our additions)."""
+  bert_config_file: str
+  vocab_file: str
+  output_dir: str
+  train_file: Optional[str] = None
+  predict_file: Optional[str] = None
+  init_checkpoint: Optional[str] = None
+  do_lower_case: bool = True
+  max_seq_length: int = 384
+  doc_stride: int = 128
+  max_query_length: int = 64
+  do_train: bool = False
+  do_predict: bool = False
+  train_batch_size: int = 32
+  predict_batch_size: int = 8
+  learning_rate: float = 5e-5
+  num_train_epochs: float = 3.0
+  warmup_proportion: float = 0.1
+  n_best_size: int = 20
+  max_answer_length: int = 30
+  verbose_logging: bool = False
+  version_2_with_negative: bool = False
+  null_score_diff_threshold: float = 0.0
+  # checkpoint cadence, TPU / strategy, seed, optimizer, schedule, dtype, XLA
+  runtime: RuntimeOptions = dataclasses.field(default_factory=RuntimeOptions)
+  # ---- additive options (defaults keep the original behaviour)
+  logits_file: Optional[str] = None  # post-process this logits.npz instead of running the model
+
+
+@dataclasses.dataclass
+class Inputs:
+  """What a run reads, all of it read and checked before anything is written."""
+  config: BertConfig
+  tokenizer: object
+  train_examples: Optional[list] = None
+  predict_examples: Optional[list] = None
+  predict_dataset: Optional[list] = None  # the predict file's "data", to evaluate against
+  logits: Optional[list] = None  # RawResults of --logits_file
+  predict_features: Optional[list] = None  # converted early only with --logits_file
+
+
+def validate(job, config):
+  """The original validate_flags_or_throw, in its order and with its messages, then ours."""
+  tokenization.validate_case_matches_checkpoint(job.do_lower_case, job.init_checkpoint)
+  if not job.do_train and not job.do_predict:
+    raise ValueError("At least one of `do_train` or `do_predict` must be True.")
+  if job.do_train and not job.train_file:
+    raise ValueError("If `do_train` is True, then `train_file` must be specified.")
+  if job.do_predict and not job.predict_file:
+    raise ValueError("If `do_predict` is True, then `predict_file` must be specified.")
+  config.check_max_seq_length(job.max_seq_length)
+  if job.max_seq_length <= job.max_query_length + 3:
+    raise ValueError(
+        "The max_seq_length (%d) must be greater than max_query_length "
+        "(%d) + 3" % (job.max_seq_length, job.max_query_length))
+  if job.logits_file and not job.do_predict:
+    raise ValueError("--logits_file=%s replaces the model run of --do_predict; add "
+                     "--do_predict=true and --predict_file" % job.logits_file)
+
+
+def _convert(job, tokenizer, examples, is_training, output_fn=None):
+  return features_fast.convert_examples_to_features(
+      examples, tokenizer, job.max_seq_length, job.doc_stride, job.max_query_length,
+      is_training, output_fn=output_fn)
+
+
+def read_inputs(job):
+  """The config, the checks of `validate`, the tokenizer and every input file, read and
+  checked (SquadInputError names the file and the question) before any file is written."""
+  config = BertConfig.from_json_file(job.bert_config_file)
+  validate(job, config)
+  tokenizer = tokenization.load_tokenizer(job.vocab_file, job.do_lower_case, config.vocab_size,
+                                          job.bert_config_file)
+  inputs = Inputs(config=config, tokenizer=tokenizer)
+  if job.do_train:
+    inputs.train_examples = read_squad_examples(job.train_file, is_training=True,
+                                                version_2_with_negative=job.version_2_with_negative)
+  if job.do_predict:
+    inputs.predict_examples = read_squad_examples(job.predict_file, is_training=False)
+    inputs.predict_dataset = squad_evaluate.load_dataset(job.predict_file)
+    if job.logits_file:
+      inputs.logits = postprocess.read_logits(job.logits_file)
+      inputs.predict_features = _convert(job, tokenizer, inputs.predict_examples, False)
+      postprocess.check_logits_match(job.logits_file, inputs.logits, inputs.predict_features)
+  return inputs
+
+
+def _build(job, config, strategy, num_train_steps=0, num_warmup_steps=0):
+  rt = job.runtime
+  with strategy.scope(), modeling.dtype_policy(rt.dtype):
+    model = squad_model.BertForSquad(config, fused_gelu=True)
+    model.build()
+    optimizer = optimization.create_optimizer(
+        rt.optimizer, job.learning_rate, num_train_steps, num_warmup_steps,
+        lr_step_offset=rt.lr_step_offset)
+  return model, optimizer
+
+
+def _loss_fn(model):
+  def loss_fn(features, training):
+    outputs = model(features, training=training)
+    return squad_model.squad_loss(outputs, features["start_positions"],
+                                  features["end_positions"])
+  return loss_fn
+
+
+def _predict_fn(model):
+  def predict_fn(features):
+    outputs = model(features, training=False)
+    return {"unique_ids": features["unique_ids"], "start_logits": outputs["start_logits"],
+            "end_logits": outputs["end_logits"]}
+  return predict_fn
+
+
+def run(job):
+  """Runs the job; returns {"train": Trainer result or None, "predictions": dict or None,
+  "eval": metrics or None}."""
+  inputs = read_inputs(job)
+  rt = job.runtime
+  if rt.trim_padding and not rt.use_tpu:
+    logging.info("--trim_padding has no effect on run_squad (the original's padded positions "
+                 "take part in the loss and the n-best lists).")
+  if rt.seed is not None:
+    training.seed_everything(rt.seed)
+  strategy = rt.strategy() if (job.do_train or not job.logits_file) else None
+  model = None
+  if job.do_train or not job.logits_file:
+    num_train_steps = num_warmup_steps = 0
+    if job.do_train:
+      # Counted in examples, not features, as the original.
+      num_train_steps = int(len(inputs.train_examples) / job.train_batch_size *
+                            job.num_train_epochs)
+      num_warmup_steps = int(num_train_steps * job.warmup_proportion)
+    model, optimizer = _build(job, inputs.config, strategy, num_train_steps, num_warmup_steps)
+    restore.check_checkpoints(model.original_variables(), job.output_dir, job.init_checkpoint)
+  output_dir.prepare(job.output_dir)
+  init = restore.checkpoint_initializer(job.init_checkpoint)
+  results = {"train": None, "predictions": None, "eval": None}
+
+  if job.do_train:
+    train_examples = records.shuffle_training_examples(inputs.train_examples)
+    train_file = os.path.join(job.output_dir, "train.tf_record")
+    with records.FeatureWriter(train_file, is_training=True) as writer:
+      _convert(job, inputs.tokenizer, train_examples, True, output_fn=writer.process_feature)
+    logging.info("***** Running training *****")
+    logging.info("  Num orig examples = %d", len(train_examples))
+    logging.info("  Num split examples = %d", writer.num_features)
+    logging.info("  Batch size = %d", job.train_batch_size)
+    logging.info("  Num steps = %d", num_train_steps)
+    dataset = records.make_dataset(train_file, job.max_seq_length, job.train_batch_size,
+                                   is_training=True, drop_remainder=True, seed=rt.seed)
+    trainer = training.Trainer(
+        strategy, model, model.original_variables(), optimizer, _loss_fn(model),
+        job.output_dir, save_checkpoints_steps=rt.save_checkpoints_steps,
+        steps_per_loop=rt.steps_per_loop,
+        gradient_accumulation_steps=rt.gradient_accumulation_steps, use_xla=rt.use_xla,
+        trim=False, loss_scaling=rt.loss_scaling)
+    results["train"] = trainer.train(dataset, num_train_steps, job.train_batch_size, init=init)
+
+  if job.do_predict:
+    if job.logits_file:
+      features, raw_results = inputs.predict_features, inputs.logits
+      logging.info("***** Post-processing %s (no model run) *****", job.logits_file)
+      logging.info("  Num orig examples = %d", len(inputs.predict_examples))
+      logging.info("  Num split examples = %d", len(features))
+    else:
+      features, raw_results = _predict_with_model(job, inputs, model, strategy, init)
+    results["predictions"], results["eval"] = _write_predictions(job, inputs, features,
+                                                                 raw_results)
+  return results
+
+
+def _predict_with_model(job, inputs, model, strategy, init):
+  """eval.tf_record, the forward loop over it, and logits.npz: (features, RawResults)."""
+  rt = job.runtime
+  eval_file = os.path.join(job.output_dir, "eval.tf_record")
+  features = []
+  with records.FeatureWriter(eval_file, is_training=False) as writer:
+    def append_feature(feature):
+      features.append(feature)
+      writer.process_feature(feature)
+    _convert(job, inputs.tokenizer, inputs.predict_examples, False, output_fn=append_feature)
+  logging.info("***** Running predictions *****")
+  logging.info("  Num orig examples = %d", len(inputs.predict_examples))
+  logging.info("  Num split examples = %d", len(features))
+  logging.info("  Batch size = %d", job.predict_batch_size)
+  variables = model.original_variables()
+  if not restore.latest_in(job.output_dir) and job.init_checkpoint and not any(
+      name.startswith(squad_model.HEAD_PREFIX)
+      for name, _ in checkpoints.list_variables(job.init_checkpoint)):
+    # As the original, the head then keeps its random initialisation; say so.
+    logging.warning("%s has no %s* variables (not fine-tuned on SQuAD): the answers come from "
+                    "an untrained span head.", job.init_checkpoint, squad_model.HEAD_PREFIX)
+  restore.load_for_inference(variables, job.output_dir, init)
+  dataset = records.make_dataset(eval_file, job.max_seq_length, job.predict_batch_size,
+                                 is_training=False, drop_remainder=False)
+  loop = forward.Forward(_predict_fn(model), strategy=strategy, trim=False,
+                         use_xla=rt.use_xla)
+  out = loop.run(dataset)
+  raw_results = postprocess.results_from_arrays(
+      out.get("unique_ids", []), out.get("start_logits", []), out.get("end_logits", []))
+  for i in range(0, len(raw_results), 1000):
+    logging.info("Processing example: %d" % i)
+  path = os.path.join(job.output_dir, LOGITS_FILE)
+  postprocess.write_logits(path, raw_results)
+  logging.info("Wrote the raw logits to %s (--logits_file re-uses them)", path)
+  return features, raw_results
+
+
+def _write_predictions(job, inputs, features, raw_results):
+  """predictions.json, nbest_predictions.json (null_odds.json) and, when the predict file
+  has answers, eval_results.txt; returns (predictions, metrics or None)."""
+  predictions, _, null_odds = postprocess.write_predictions(
+      inputs.predict_examples, features, raw_results, job.n_best_size, job.max_answer_length,
+      job.do_lower_case,
+      os.path.join(job.output_dir, "predictions.json"),
+      os.path.join(job.output_dir, "nbest_predictions.json"),
+      os.path.join(job.output_dir, "null_odds.json"),
+      version_2_with_negative=job.version_2_with_negative,
+      null_score_diff_threshold=job.null_score_diff_threshold,
+      verbose_logging=job.verbose_logging)
+  if not squad_evaluate.has_gold_answers(inputs.predict_dataset):
+    return predictions, None
+  metrics = squad_evaluate.evaluate(
+      inputs.predict_dataset, predictions, job.version_2_with_negative,
+      null_odds=null_odds if job.version_2_with_negative else None)
+  logging.info("***** Eval results (official SQuAD %s metrics) *****",
+               "2.0" if job.version_2_with_negative else "1.1")
+  training.write_key_values(os.path.join(job.output_dir, EVAL_RESULTS_FILE), metrics)
+  return predictions, metrics
