@@ -81,7 +81,8 @@ def export_keras_hub_preset(config, variables_or_ckpt, vocab_file, do_lower_case
   tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocab_file,
                                              lowercase=bool(do_lower_case),
                                              strip_accents=bool(do_lower_case))
-  with checkpoints.publish_directory(preset_dir) as out:
+  with checkpoints.publish_directory(preset_dir, "keras_hub_preset",
+                                     weights.source_name(variables_or_ckpt)) as out:
     backbone.save_to_preset(out)
     tokenizer.save_to_preset(out)
   return preset_dir
