@@ -28,7 +28,7 @@ from bert_tf.data.examples import InputExample, is_regression_label_list
 from bert_tf.data.features import convert_single_example
 from bert_tf.inference import model_dir, settings
 from bert_tf.inference.settings import InputError
-from bert_tf.inference.text_input import as_inputs
+from bert_tf.inference.text_input import as_inputs, where
 
 # convert_single_example logs the examples whose ex_index is below 5; prediction
 # passes indexes from here on so that it does not log every run's first texts.
@@ -66,6 +66,7 @@ class ClassifierPredictor(object):
     self.tokenizer = settings.load_tokenizer(vocab_file, do_lower_case, self.config,
                                              bert_config_file)
     self.max_seq_length = settings.model_length(self.config, max_seq_length)
+    self.bert_config_file = bert_config_file
     self.label_list = list(label_list)
     self.is_regression = is_regression_label_list(self.label_list)
     self.num_labels = 1 if self.is_regression else len(self.label_list)
@@ -110,6 +111,8 @@ class ClassifierPredictor(object):
   def predict(self, texts, batch_size=32):
     """Texts (strings with an optional tab, (a, b) pairs, or TextInputs) -> Predictions."""
     inputs = as_inputs(texts)
+    settings.check_pairs(self.config, self.bert_config_file,
+                         next((where(x) for x in inputs if x.text_b), None))
     values = self.predict_features(self.features(inputs), batch_size)
     if self.is_regression:
       return Predictions(None, values, True)

@@ -225,6 +225,23 @@ def _case_fill_mask_past_the_model(d):
            'takes ("max_position_embeddings" in %s); shorten the text' % CONFIG], [d])
 
 
+def _case_pair_on_a_one_token_type_model(d):
+  """A RoBERTa-like model (type_vocab_size 1) has no embedding for a pair's second text."""
+  reader = tf.train.load_checkpoint(CKPT)
+  values = {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
+  values["bert/embeddings/token_type_embeddings"] = \
+      values["bert/embeddings/token_type_embeddings"][:1]
+  ckpt = os.path.join(d, "one_type", "bert_model.ckpt")
+  os.makedirs(os.path.dirname(ckpt))
+  checkpoints.write_bundle(ckpt, values)
+  config = _config_with(d, type_vocab_size=1)
+  return (_script("fill_mask.py", bert_config_file=config, vocab_file=VOCAB,
+                  init_checkpoint=ckpt, text="a [MASK] .\tthe second text"),
+          ['line 1 ("a [MASK] .\\tthe second text"): a sentence pair needs token type 1, but %s '
+           'has "type_vocab_size" = 1 (the model takes single texts only); give one text per '
+           'line' % config], [d])
+
+
 def _extract_input(d):
   path = os.path.join(d, "input.txt")
   with open(path, "w", encoding="utf-8") as f:
@@ -246,6 +263,7 @@ CASES = {
         _case_explicit_length("extract_features.py"),
     "predict_explicit_max_seq_length_too_long": _case_predict_explicit_length,
     "fill_mask_mask_past_the_model": _case_fill_mask_past_the_model,
+    "fill_mask_pair_on_a_one_token_type_model": _case_pair_on_a_one_token_type_model,
 }
 CASES.update({"bert_config_" + name: _bad_config_case(*spec) for name, spec in BAD_CONFIGS.items()})
 
