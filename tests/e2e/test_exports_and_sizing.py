@@ -397,6 +397,20 @@ def test_run_config_max_seq_length_is_kept_by_predict(tmp_path):
                "do_lower_case": True, "max_seq_length": 16, "label_list": ["0", "1"]}, f)
   model = predictor.load_classifier(output_dir=str(tmp_path / "run"))
   assert model.max_seq_length == 16 and model.checkpoint == ckpt
-  model = predictor.load_classifier(init_checkpoint=ckpt, bert_config_file=CONFIG,
+  # (the checkpoint's own directory counts as the run's: run_config.json beside it is read)
+  model = predictor.load_classifier(init_checkpoint=ckpt)
+  assert model.max_seq_length == 16
+  # no run_config.json: the model's max_position_embeddings
+  other = _classifier_checkpoint(str(tmp_path / "elsewhere"))
+  model = predictor.load_classifier(init_checkpoint=other, bert_config_file=CONFIG,
                                     vocab_file=VOCAB, task_name="MRPC")
   assert model.max_seq_length == 64
+  # a run_config.json asking for more than the config allows names both files
+  with open(str(tmp_path / "run" / "run_config.json"), "w") as f:
+    json.dump({"task_name": "MRPC", "bert_config_file": CONFIG, "vocab_file": VOCAB,
+               "max_seq_length": 128}, f)
+  with pytest.raises(ValueError) as e:
+    predictor.load_classifier(output_dir=str(tmp_path / "run"))
+  assert str(e.value).endswith(
+      '("max_position_embeddings" in %s); %s asks for 128: pass that run\'s bert_config.json, '
+      'or --max_seq_length=64 or less' % (CONFIG, tmp_path / "run" / "run_config.json"))
