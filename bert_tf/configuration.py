@@ -158,6 +158,20 @@ class BertConfig(object):
           "Cannot use sequence length %d because the BERT model was only trained up to sequence "
           "length %d" % (max_seq_length, self.max_position_embeddings))
 
+  def check_requested_length(self, max_seq_length, config_file, source=None):
+    """check_max_seq_length for the tools that can size themselves: a one-line InputError
+    naming the file and the key, and the fix (`source`: a file the length was read from;
+    None: the --max_seq_length flag)."""
+    limit = self.max_position_embeddings
+    if max_seq_length > limit:
+      fix = ("pass --max_seq_length=%d or less, or leave it out to fit the input" % limit
+             if source is None else "%s asks for %d: pass that run's bert_config.json, or "
+             "--max_seq_length=%d or less" % (source, max_seq_length, limit))
+      raise InputError(
+          "Cannot use sequence length %d because the BERT model was only trained up to "
+          "sequence length %d (\"max_position_embeddings\" in %s); %s" %
+          (max_seq_length, limit, config_file, fix))
+
   def to_dict(self):
     return copy.deepcopy(self.__dict__)
 

@@ -179,7 +179,7 @@ def extract_features(input_file, output_file, config, init_checkpoint, vocab_fil
   layer_indexes = parse_layers(layers) if isinstance(layers, str) else list(layers)
   # Everything is checked before the input is tokenized and before output_file is touched.
   if max_seq_length is not None:
-    settings.check_requested_length(config, max_seq_length, bert_config_file)
+    config.check_requested_length(max_seq_length, bert_config_file)
   else:
     max_seq_length = settings.model_length(config, None, settings.DEFAULT_MAX_SEQ_LENGTH)
     logging.info("max_seq_length = %d (--max_seq_length not given: %d, capped at the model's "

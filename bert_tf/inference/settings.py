@@ -4,7 +4,8 @@
 for (max_position_embeddings); `model_length`: the length a tool uses when none
 was asked for.  `load_tokenizer`: the FullTokenizer of vocab.txt,
 whose size must match the config's vocab_size, and the special tokens the tool
-needs.  InputError is the inference tools' user error (bad text or settings);
+needs.  `check_pairs`: a sentence pair needs a model with two token types.
+InputError is the inference tools' user error (bad text or settings);
 its message is one line.
 """
 
@@ -26,28 +27,16 @@ def load_config(bert_config_file, max_seq_length=None, source=None):
   """
   config = BertConfig.from_json_file(bert_config_file)
   if max_seq_length is not None:
-    check_requested_length(config, max_seq_length, bert_config_file, source)
+    config.check_requested_length(max_seq_length, bert_config_file, source)
   return config
-
-
-def check_requested_length(config, max_seq_length, bert_config_file, source=None):
-  """InputError unless `max_seq_length` (--max_seq_length, or read from `source`) fits."""
-  limit = config.max_position_embeddings
-  if max_seq_length > limit:
-    fix = ("pass --max_seq_length=%d or less, or leave it out to fit the input" % limit
-           if source is None else "%s asks for %d: pass that run's bert_config.json, or "
-           "--max_seq_length=%d or less" % (source, max_seq_length, limit))
-    raise InputError(
-        "Cannot use sequence length %d because the BERT model was only trained up to sequence "
-        "length %d (\"max_position_embeddings\" in %s); %s" %
-        (max_seq_length, limit, bert_config_file, fix))
 
 
 def model_length(config, max_seq_length=None, default=None):
   """The max_seq_length a tool uses: the one asked for, else `default` (extract_features'
   original 128) capped at the model's max_position_embeddings, else the model's
-  max_position_embeddings -- the tools pad each batch only to its longest text, so
-  this truncates nothing the model could take."""
+  max_position_embeddings -- fill_mask pads each batch only to its longest text and
+  predict trims the padding, so this costs nothing and truncates nothing the model
+  could take."""
   if max_seq_length is not None:
     return max_seq_length
   limit = config.max_position_embeddings

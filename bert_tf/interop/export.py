@@ -26,6 +26,7 @@ _ENCODER_WRITERS = {
     "keras_hub_preset": keras_hub_preset.export_keras_hub_preset,
 }
 FORMATS = tuple(_ENCODER_WRITERS) + ("classifier",)
+_DEFAULT_SERVING_LENGTH = 128  # run_classifier's default max_seq_length
 
 
 def _restore_classifier(config, num_labels, ckpt):
@@ -39,12 +40,13 @@ def _restore_classifier(config, num_labels, ckpt):
 
 
 def export_model(format, bert_config_file, init_checkpoint, vocab_file, do_lower_case,
-                 export_dir, label_list=None, is_regression=False, max_seq_length=128):
+                 export_dir, label_list=None, is_regression=False, max_seq_length=None):
   """Writes the checkpoint `init_checkpoint` to `export_dir` in `format` (one of FORMATS).
 
   init_checkpoint: a checkpoint prefix or a directory with a `checkpoint` file.
   label_list, is_regression, max_seq_length: only for format="classifier"
-  (label_list: the task's labels in id order; required unless is_regression).
+  (label_list: the task's labels in id order; required unless is_regression;
+  max_seq_length None: 128, or the model's max_position_embeddings when smaller).
   export_dir may be missing, empty or an earlier export of ours (replaced); any
   other directory, or one holding the inputs, is refused before any work.
   Returns export_dir.
@@ -59,6 +61,9 @@ def export_model(format, bert_config_file, init_checkpoint, vocab_file, do_lower
                                 vocab_file, bert_config_file)
   ckpt = checkpoints.resolve_checkpoint(init_checkpoint)
   if format == "classifier":
+    if max_seq_length is None:
+      max_seq_length = min(_DEFAULT_SERVING_LENGTH, config.max_position_embeddings)
+    config.check_requested_length(max_seq_length, bert_config_file)
     if is_regression:
       labels = []
     elif not label_list:

@@ -46,7 +46,10 @@ def define_flags(module_name):
                       "classifier: the task's labels in id order, comma-separated (e.g. 0,1).",
                       **kw)
   flags.DEFINE_bool("is_regression", False, "classifier: a one-output regression model.", **kw)
-  flags.DEFINE_integer("max_seq_length", 128, "classifier: the serving sequence length.", **kw)
+  flags.DEFINE_integer("max_seq_length", None,
+                       "classifier: the serving sequence length (the fine-tuning run's). "
+                       "Default: 128, or the model's max_position_embeddings when smaller.",
+                       **kw)
 
 
 def run(_):

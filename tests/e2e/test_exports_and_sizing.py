@@ -312,6 +312,10 @@ def _sized_runs(d):
     runs["predict_" + tag] = (_script("predict.py", init_checkpoint=ckpt, bert_config_file=CONFIG,
                                       vocab_file=VOCAB, task_name="MRPC", input_file=text,
                                       max_seq_length=length), None)
+  # export_model.py --format=classifier: 128 by default, capped at the model's 64
+  runs["export_classifier_default"] = (_export_cmd(
+      os.path.join(d, "serving"), init_checkpoint=ckpt, format="classifier", label_list="0,1"),
+      os.path.join(d, "serving"))
   return runs
 
 
@@ -386,6 +390,16 @@ def test_inference_tools_size_themselves_to_the_model(runs, tool):
         proc.stderr
   if tool == "predict":
     assert len(results["default"].splitlines()) == 2
+
+
+def test_classifier_export_sizes_itself_to_the_model(runs):
+  proc, target = runs["sized:export_classifier_default"].result()
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert checkpoints.read_export_marker(target)["format"] == "classifier"
+  served = tf.saved_model.load(target)
+  assert int(served.max_seq_length.numpy()) == 64
+  ids = served.signatures["tokenize"](text_a=tf.constant(["word " * 100]))["input_ids"]
+  assert ids.shape == (1, 64)
 
 
 def test_run_config_max_seq_length_is_kept_by_predict(tmp_path):
