@@ -64,7 +64,7 @@ def export_keras_hub_preset(config, variables_or_ckpt, vocab_file, do_lower_case
   tensorflow-text differences listed in the README.
   """
   import keras_hub  # pylint: disable=g-import-not-at-top
-  if config.hidden_act != "gelu":
+  if str(config.hidden_act).lower() != "gelu":
     raise HubError("keras-hub BertBackbone only has the gelu activation, the config has %r" %
                    config.hidden_act)
   values = weights.encoder_values(config, variables_or_ckpt)
