@@ -468,8 +468,9 @@ def _inside(path, directory):
 
 def check_can_publish(target, inputs=(), flag="--export_dir"):
   """Checks, before any work, that publish_directory may write `target`; one-line ValueError.
+  Creates nothing.
 
-  `target` may be missing (its parent is created here), an empty directory or an
+  `target` may be missing (with missing parents), an empty directory or an
   earlier export of ours (it has EXPORT_MARKER and nothing it does not list); any
   other existing directory is refused, so an export never deletes a user's files.
   inputs: (description, path) pairs -- the run's output_dir, checkpoint, vocab,
@@ -486,23 +487,22 @@ def check_can_publish(target, inputs=(), flag="--export_dir"):
           "a directory holding the %s (%s)" % (what, path)
       raise ValueError("%s: %s is %s; exporting there would delete it. Pass a new %s outside it"
                        % (shown, flag, where, flag))
+  # Nothing is created here (a run that fails later leaves no trace): the nearest existing
+  # ancestor must be a writable directory; publish_directory makes the missing parents.
   parent = os.path.dirname(real)
-  try:
-    os.makedirs(parent, exist_ok=True)
-  except OSError as e:
-    blocker = parent
-    while blocker != os.path.dirname(blocker) and not os.path.lexists(blocker):
-      blocker = os.path.dirname(blocker)
-    reason = ("%s is a file, not a directory" % blocker
-              if os.path.lexists(blocker) and not os.path.isdir(blocker) else e.strerror)
-    raise ValueError("%s: cannot create the export directory (%s)" % (shown, reason))
+  existing = parent
+  while existing != os.path.dirname(existing) and not os.path.lexists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise ValueError("%s: cannot create the export directory (%s is a file, not a directory)"
+                     % (shown, existing))
   if os.path.lexists(real) and not os.path.isdir(real):
     raise ValueError("%s: exists and is not a directory; pass a new %s" % (shown, flag))
   if os.path.isdir(real):
     _check_replaceable(real, shown, flag)
-  if not os.access(parent, os.W_OK):
+  if not os.access(existing, os.W_OK):
     raise ValueError("%s: cannot write the export directory (%s is not writable)" %
-                     (shown, parent))
+                     (shown, existing))
   return real
 
 
@@ -523,6 +523,10 @@ def publish_directory(target, kind=None, source=None, inputs=(), flag="--export_
   shown = os.path.abspath(os.path.expanduser(target))
   target = check_can_publish(target, inputs, flag)
   parent = os.path.dirname(target)
+  try:
+    os.makedirs(parent, exist_ok=True)
+  except OSError as e:
+    raise ValueError("%s: cannot create the export directory (%s)" % (shown, e.strerror))
   tmp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(target), dir=parent)
   umask = os.umask(0)
   os.umask(umask)

@@ -258,3 +258,11 @@ def test_publish_refuses_files_that_appear_while_exporting(tmp_path):
       (target / "late.txt").write_text("mine")
   assert os.listdir(target) == ["late.txt"]
   assert sorted(os.listdir(tmp_path)) == ["export"]
+
+
+def test_check_can_publish_creates_nothing(tmp_path):
+  target = tmp_path / "new" / "deeper" / "export"
+  assert checkpoints.check_can_publish(str(target)) == str(target)
+  assert os.listdir(tmp_path) == []
+  _publish(target)  # publishing makes the parents
+  assert (target / "saved_model.pb").exists()
