@@ -20,10 +20,13 @@ leaves the newest listed checkpoint complete.
 import contextlib
 import errno
 import glob
+import importlib.metadata
+import json
 import os
 import re
 import shutil
 import tempfile
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -385,48 +388,155 @@ def read_global_step(path):
   return step_of(prefix)
 
 
-def check_can_publish(target):
-  """Creates target's parent directory, or fails in one line naming what is in the way.
-  Returns target as an absolute path."""
-  target = os.path.abspath(target)
+# Every directory publish_directory writes carries this file: what it is, from what, when, and
+# every path it holds.  It is how a later export recognises a directory it may replace.
+EXPORT_MARKER = "bert_tf_export.json"
+_MARKER_VERSION = 1
+
+
+def _listing(names, limit=4):
+  """'a, b, c, d and 7 more' (sorted) for one-line messages."""
+  names = sorted(names)
+  shown = ", ".join(names[:limit])
+  return shown + (" and %d more" % (len(names) - limit) if len(names) > limit else "")
+
+
+def _tree(directory):
+  """Every path under `directory` (files, directories, links), relative, "/"-separated."""
+  out = set()
+  for root, dirs, files in os.walk(directory):
+    rel = os.path.relpath(root, directory)
+    for name in dirs + files:
+      out.add(name if rel == "." else "%s/%s" % (rel.replace(os.sep, "/"), name))
+  return out
+
+
+def read_export_marker(directory):
+  """The EXPORT_MARKER record of `directory` (a dict), or None when it has no valid one."""
+  try:
+    with open(os.path.join(directory, EXPORT_MARKER), "r", encoding="utf-8") as f:
+      record = json.load(f)
+  except (OSError, UnicodeDecodeError, ValueError):
+    return None
+  if not isinstance(record, dict) or record.get("written_by") != "bert_tf" or \
+      not isinstance(record.get("files"), list):
+    return None
+  return record
+
+
+def _write_export_marker(directory, kind, source):
+  try:
+    version = importlib.metadata.version("bert_tf")
+  except importlib.metadata.PackageNotFoundError:
+    version = None
+  record = {"written_by": "bert_tf", "marker_version": _MARKER_VERSION, "format": kind,
+            "bert_tf_version": version, "source": source,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "files": sorted(_tree(directory))}
+  with open(os.path.join(directory, EXPORT_MARKER), "w", encoding="utf-8") as f:
+    f.write(json.dumps(record, indent=2) + "\n")
+
+
+def _check_replaceable(real, shown, flag):
+  """Refuses (one-line ValueError) to replace a directory that is neither empty nor an
+  earlier export of ours holding only its own files."""
+  try:
+    entries = os.listdir(real)
+  except OSError as e:
+    raise ValueError("%s: cannot read the existing %s directory (%s)" % (shown, flag, e.strerror))
+  if not entries:
+    return
+  record = read_export_marker(real)
+  if record is None:
+    raise ValueError(
+        "%s: %s already exists and holds files that are not a bert_tf export (%s); exporting "
+        "would delete them. Pass a new or empty %s" % (shown, flag, _listing(entries), flag))
+  try:
+    foreign = _tree(real) - set(record["files"]) - {EXPORT_MARKER}
+  except OSError as e:
+    raise ValueError("%s: cannot read the existing %s directory (%s)" % (shown, flag, e.strerror))
+  if foreign:
+    raise ValueError(
+        "%s: %s is an earlier bert_tf export but also holds files that are not part of it (%s); "
+        "exporting would delete them. Move them out, or pass a new or empty %s" %
+        (shown, flag, _listing(foreign), flag))
+
+
+def _inside(path, directory):
+  return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def check_can_publish(target, inputs=(), flag="--export_dir"):
+  """Checks, before any work, that publish_directory may write `target`; one-line ValueError.
+  Creates nothing.
+
+  `target` may be missing (with missing parents), an empty directory or an
+  earlier export of ours (it has EXPORT_MARKER and nothing it does not list); any
+  other existing directory is refused, so an export never deletes a user's files.
+  inputs: (description, path) pairs -- the run's output_dir, checkpoint, vocab,
+  config, data -- that must not be `target` or lie inside it.  `flag` names the
+  option in messages.  Returns target's real absolute path (symlinks resolved, so
+  a link to a directory is published through, not replaced).
+  """
+  shown = os.path.abspath(os.path.expanduser(target))
+  real = os.path.realpath(shown)
+  for what, path in inputs:
+    held = os.path.realpath(os.path.abspath(os.path.expanduser(path))) if path else None
+    if held and _inside(held, real):
+      where = ("the %s" % what) if held == real else \
+          "a directory holding the %s (%s)" % (what, path)
+      raise ValueError("%s: %s is %s; exporting there would delete it. Pass a new %s outside it"
+                       % (shown, flag, where, flag))
+  # Nothing is created here (a run that fails later leaves no trace): the nearest existing
+  # ancestor must be a writable directory; publish_directory makes the missing parents.
+  parent = os.path.dirname(real)
+  existing = parent
+  while existing != os.path.dirname(existing) and not os.path.lexists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise ValueError("%s: cannot create the export directory (%s is a file, not a directory)"
+                     % (shown, existing))
+  if os.path.lexists(real) and not os.path.isdir(real):
+    raise ValueError("%s: exists and is not a directory; pass a new %s" % (shown, flag))
+  if os.path.isdir(real):
+    _check_replaceable(real, shown, flag)
+  if not os.access(existing, os.W_OK):
+    raise ValueError("%s: cannot write the export directory (%s is not writable)" %
+                     (shown, existing))
+  return real
+
+
+@contextlib.contextmanager
+def publish_directory(target, kind=None, source=None, inputs=(), flag="--export_dir"):
+  """Writes a directory (an export) atomically, replacing only an earlier export of ours.
+
+  Checks `target` with check_can_publish(target, inputs, flag), then yields a
+  new empty temporary directory beside it.  When the block finishes,
+  EXPORT_MARKER is written into it (kind: the format's name; source: what it
+  was made from; the list of its files) and it takes `target`'s place (an
+  earlier export is moved aside by rename, then deleted; `target` is checked
+  again first, in case files appeared in it meanwhile).  When the block raises,
+  the temporary directory is removed and `target` is left exactly as it was.
+  So a failed or killed export never leaves a half-written SavedModel where a
+  working one used to be, and never deletes anything that is not an export.
+  """
+  shown = os.path.abspath(os.path.expanduser(target))
+  target = check_can_publish(target, inputs, flag)
   parent = os.path.dirname(target)
   try:
     os.makedirs(parent, exist_ok=True)
   except OSError as e:
-    blocker = parent
-    while blocker != os.path.dirname(blocker) and not os.path.lexists(blocker):
-      blocker = os.path.dirname(blocker)
-    reason = ("%s is a file, not a directory" % blocker
-              if os.path.lexists(blocker) and not os.path.isdir(blocker) else e.strerror)
-    raise ValueError("%s: cannot create the export directory (%s)" % (target, reason))
-  if os.path.lexists(target) and not os.path.isdir(target):
-    raise ValueError("%s: exists and is not a directory; pass a new --export_dir" % target)
-  if not os.access(parent, os.W_OK):
-    raise ValueError("%s: cannot write the export directory (%s is not writable)" %
-                     (target, parent))
-  return target
-
-
-@contextlib.contextmanager
-def publish_directory(target):
-  """Writes a directory (an export) atomically.
-
-  Yields a new empty temporary directory beside `target`.  When the block
-  finishes, it takes `target`'s place (an existing `target` is moved aside by
-  rename, then deleted); when the block raises, it is removed and `target` is
-  left exactly as it was.  So a failed or killed export never leaves a
-  half-written SavedModel where a working one used to be.
-  """
-  target = check_can_publish(target)
-  parent = os.path.dirname(target)
+    raise ValueError("%s: cannot create the export directory (%s)" % (shown, e.strerror))
   tmp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(target), dir=parent)
   umask = os.umask(0)
   os.umask(umask)
   os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would hide the export from other users
+  old = None
   try:
     yield tmp
-    old = None
+    _write_export_marker(tmp, kind, source)
     if os.path.isdir(target):
+      _check_replaceable(target, shown, flag)
       old = tmp + ".old"
       os.rename(target, old)
     os.rename(tmp, target)

@@ -106,6 +106,12 @@ def resolve(job):
     raise ValueError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
   config = encoder.config if encoder else BertConfig.from_json_file(job.bert_config_file)
   config.check_max_seq_length(job.max_seq_length)
+  if job.export_dir:  # before any work: an export never replaces the user's or the run's files
+    checkpoints.check_can_publish(job.export_dir, inputs=(
+        ("--output_dir", job.output_dir), ("--data_dir", job.data_dir),
+        ("--init_checkpoint", job.init_checkpoint), ("--vocab_file", vocab_file),
+        ("--bert_config_file", job.bert_config_file),
+        ("--bert_hub_module_handle", job.bert_hub_module_handle)))
   output_dir.prepare(job.output_dir)
   processor = get_processor(job.task_name.lower(), **job.generic_options)
   return Resolved(config=config, processor=processor, vocab_file=vocab_file,

@@ -67,6 +67,17 @@ def convert_examples_to_features(examples, seq_length, tokenizer):
   return features
 
 
+def _warn_truncated(examples, features, tokenizer, max_seq_length):
+  """A warning when texts were cut to max_seq_length (silent in the original)."""
+  cut = [e.unique_id for e, f in zip(examples, features)
+         if len(f.tokens) == max_seq_length and
+         len(tokenizer.tokenize(e.text_a)) + (len(tokenizer.tokenize(e.text_b)) + 1
+                                              if e.text_b else 0) + 2 > max_seq_length]
+  if cut:
+    logging.warning("%d of %d lines were truncated to max_seq_length = %d tokens (first: line "
+                    "%d, 0-based as linex_index)", len(cut), len(examples), max_seq_length, cut[0])
+
+
 def parse_layers(layers):
   """"-1,-2,-3,-4" -> [-1, -2, -3, -4]."""
   try:
@@ -156,12 +167,24 @@ def feature_json(unique_id, tokens, layer_indexes, layer_values):
 
 
 def extract_features(input_file, output_file, config, init_checkpoint, vocab_file,
-                     do_lower_case=True, layers="-1,-2,-3,-4", max_seq_length=128,
+                     do_lower_case=True, layers="-1,-2,-3,-4", max_seq_length=None,
                      batch_size=32, bert_config_file="bert_config.json"):
-  """The whole extract_features.py run; returns the number of lines written."""
+  """The whole extract_features.py run; returns the number of lines written.
+
+  max_seq_length None (not asked for): the original's 128, or the model's
+  max_position_embeddings when that is smaller -- the original's output
+  wherever the original runs, and a run instead of an error on a model with
+  fewer positions.  One asked for must fit the model.
+  """
   layer_indexes = parse_layers(layers) if isinstance(layers, str) else list(layers)
   # Everything is checked before the input is tokenized and before output_file is touched.
-  config.check_max_seq_length(max_seq_length)
+  if max_seq_length is not None:
+    config.check_requested_length(max_seq_length, bert_config_file)
+  else:
+    max_seq_length = settings.model_length(config, None, settings.DEFAULT_MAX_SEQ_LENGTH)
+    logging.info("max_seq_length = %d (--max_seq_length not given: %d, capped at the model's "
+                 "max_position_embeddings %d)", max_seq_length, settings.DEFAULT_MAX_SEQ_LENGTH,
+                 config.max_position_embeddings)
   check_layers(layer_indexes, config.num_hidden_layers)
   tokenizer = settings.load_tokenizer(vocab_file, do_lower_case, config, bert_config_file,
                                       needed=())
@@ -177,7 +200,11 @@ def extract_features(input_file, output_file, config, init_checkpoint, vocab_fil
     raise ValueError("%s: is a directory; --output_file must name a file" % output_file)
   extractor = FeatureExtractor.from_checkpoint(config, init_checkpoint, layer_indexes)
   examples = text_input.read_examples(input_file)
+  settings.check_pairs(config, bert_config_file,
+                       next(("%s line %d" % (input_file, e.unique_id + 1)
+                             for e in examples if e.text_b), None))
   features = convert_examples_to_features(examples, max_seq_length, tokenizer)
+  _warn_truncated(examples, features, tokenizer, max_seq_length)
   # Written beside output_file and renamed at the end: a failed run leaves no partial file
   # and an earlier output_file stays as it was.
   tmp = output_file if remote else "%s.tmp-%d" % (output_file, os.getpid())

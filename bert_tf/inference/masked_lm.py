@@ -60,19 +60,22 @@ class MaskedLM(object):
     init_checkpoint: a checkpoint with bert/* and cls/predictions/* variables
       (Google's bert_model.ckpt, run_pretraining.py's model.ckpt-N).
     max_seq_length: longer texts are truncated as run_classifier truncates;
-      a [MASK] cut off this way is an error.
+      a [MASK] cut off this way is an error.  None (default): the model's
+      max_position_embeddings (each batch is padded only to its longest text).
 
   Raises:
     restore.MissingHeadError: the checkpoint has no cls/predictions/* variables.
   """
 
   def __init__(self, bert_config_file, vocab_file, init_checkpoint, do_lower_case=True,
-               max_seq_length=settings.DEFAULT_MAX_SEQ_LENGTH):
+               max_seq_length=None):
     self.config = settings.load_config(bert_config_file, max_seq_length)
+    self.asked_length = max_seq_length is not None
+    self.bert_config_file = bert_config_file
     self.tokenizer = settings.load_tokenizer(vocab_file, do_lower_case, self.config,
                                              bert_config_file,
                                              needed=("[CLS]", "[SEP]", MASK_TOKEN))
-    self.max_seq_length = max_seq_length
+    self.max_seq_length = settings.model_length(self.config, max_seq_length)
     prefix = restore.check_masked_lm_head(init_checkpoint)
     self.checkpoint = prefix
     self.bert = modeling.BertModel(self.config)
@@ -115,9 +118,16 @@ class MaskedLM(object):
     total = len(tokens_a) + len(tokens_b)
     tokens, segment_ids = pair_layout(tokens_a, tokens_b, "[CLS]", "[SEP]", self.max_seq_length)
     if tokens.count(MASK_TOKEN) != num_masks:
-      raise InputError("%s: the text has %d tokens and a %s falls past --max_seq_length=%d; "
-                       "shorten the text or raise --max_seq_length" %
-                       (where, total, MASK_TOKEN, self.max_seq_length))
+      limit = self.config.max_position_embeddings
+      if self.asked_length:
+        raise InputError("%s: the text has %d tokens and a %s falls past --max_seq_length=%d; "
+                         "shorten the text%s" % (
+                             where, total, MASK_TOKEN, self.max_seq_length,
+                             " or raise --max_seq_length (up to %d)" % limit
+                             if self.max_seq_length < limit else ""))
+      raise InputError("%s: the text has %d tokens and a %s falls past position %d, the most "
+                       "this model takes (\"max_position_embeddings\" in %s); shorten the text" %
+                       (where, total, MASK_TOKEN, self.max_seq_length, self.bert_config_file))
     positions = [i for i, t in enumerate(tokens) if t == MASK_TOKEN]
     return MaskedText(tokens, self.tokenizer.convert_tokens_to_ids(tokens), segment_ids,
                       positions)
@@ -133,6 +143,8 @@ class MaskedLM(object):
     if top_k < 1:
       raise InputError("top_k must be at least 1, got %d" % top_k)
     inputs = text_input.as_inputs(texts)
+    settings.check_pairs(self.config, self.bert_config_file,
+                         next((text_input.where(x) for x in inputs if x.text_b), None))
     encoded = [self.encode(x.text_a, x.text_b, where=text_input.where(x)) for x in inputs]
     k = min(top_k, self.config.vocab_size)
     results = []
@@ -175,7 +187,7 @@ def _padded(batch):
 
 
 def fill_mask(texts, bert_config_file, vocab_file, init_checkpoint, do_lower_case=True,
-              top_k=5, max_seq_length=settings.DEFAULT_MAX_SEQ_LENGTH, batch_size=32):
+              top_k=5, max_seq_length=None, batch_size=32):
   """Top-k predictions for every literal [MASK] of `texts` (see MaskedLM.fill).
 
   texts: a string, or a list of strings (a tab separates a sentence pair) or

@@ -28,7 +28,7 @@ from bert_tf.data.examples import InputExample, is_regression_label_list
 from bert_tf.data.features import convert_single_example
 from bert_tf.inference import model_dir, settings
 from bert_tf.inference.settings import InputError
-from bert_tf.inference.text_input import as_inputs
+from bert_tf.inference.text_input import as_inputs, where
 
 # convert_single_example logs the examples whose ex_index is below 5; prediction
 # passes indexes from here on so that it does not log every run's first texts.
@@ -51,17 +51,22 @@ class ClassifierPredictor(object):
 
   Args:
     bert_config_file, vocab_file, do_lower_case, max_seq_length: as for
-      run_classifier.py (they must be the fine-tuning run's).
+      run_classifier.py (they must be the fine-tuning run's).  max_seq_length
+      None: the model's max_position_embeddings (texts are truncated only where
+      the model ends; padding is trimmed by the forward loop).
+    max_seq_length_from: the file max_seq_length was read from (None: the
+      flag), for the error when it is longer than the model allows.
     checkpoint: a fine-tuned checkpoint (prefix, file or directory).
     label_list: the labels in id order, or [None] for a regression model.
   """
 
   def __init__(self, bert_config_file, vocab_file, checkpoint, label_list,
-               do_lower_case=True, max_seq_length=settings.DEFAULT_MAX_SEQ_LENGTH):
-    self.config = settings.load_config(bert_config_file, max_seq_length)
+               do_lower_case=True, max_seq_length=None, max_seq_length_from=None):
+    self.config = settings.load_config(bert_config_file, max_seq_length, max_seq_length_from)
     self.tokenizer = settings.load_tokenizer(vocab_file, do_lower_case, self.config,
                                              bert_config_file)
-    self.max_seq_length = max_seq_length
+    self.max_seq_length = settings.model_length(self.config, max_seq_length)
+    self.bert_config_file = bert_config_file
     self.label_list = list(label_list)
     self.is_regression = is_regression_label_list(self.label_list)
     self.num_labels = 1 if self.is_regression else len(self.label_list)
@@ -106,6 +111,8 @@ class ClassifierPredictor(object):
   def predict(self, texts, batch_size=32):
     """Texts (strings with an optional tab, (a, b) pairs, or TextInputs) -> Predictions."""
     inputs = as_inputs(texts)
+    settings.check_pairs(self.config, self.bert_config_file,
+                         next((where(x) for x in inputs if x.text_b), None))
     values = self.predict_features(self.features(inputs), batch_size)
     if self.is_regression:
       return Predictions(None, values, True)
@@ -192,8 +199,9 @@ def load_classifier(output_dir=None, init_checkpoint=None, bert_config_file=None
   The checkpoint is `init_checkpoint` if given, else the newest one in
   `output_dir`.  Each of bert_config_file, vocab_file, task_name,
   do_lower_case, max_seq_length left None is read from `output_dir`'s
-  run_config.json when there is one (else do_lower_case=True,
-  max_seq_length=128, as run_classifier's defaults).  The label list is
+  run_config.json when there is one (else do_lower_case=True, as
+  run_classifier's default, and max_seq_length = the model's
+  max_position_embeddings: a text is truncated only where the model ends).  The label list is
   `labels`, else run_config.json's label_list, else the task's get_labels()
   (label_list.txt of output_dir, or of the checkpoint's directory, for tsv/csv).
   """
@@ -208,8 +216,10 @@ def load_classifier(output_dir=None, init_checkpoint=None, bert_config_file=None
   task_name = task_name or saved.get("task_name")
   if do_lower_case is None:
     do_lower_case = bool(saved.get("do_lower_case", True))
-  if max_seq_length is None:
-    max_seq_length = int(saved.get("max_seq_length", settings.DEFAULT_MAX_SEQ_LENGTH))
+  asked_by = None  # the flag
+  if max_seq_length is None and saved.get("max_seq_length") is not None:
+    max_seq_length = int(saved["max_seq_length"])
+    asked_by = os.path.join(label_dir, model_dir.RUN_CONFIG_FILE)
   for flag, value in (("bert_config_file", bert_config_file), ("vocab_file", vocab_file)):
     if not value:
       raise InputError("--%s is required (as for run_classifier.py)" % flag)
@@ -217,7 +227,8 @@ def load_classifier(output_dir=None, init_checkpoint=None, bert_config_file=None
   label_list = model_dir.resolve_labels(restore.classifier_outputs_of(checkpoint), labels,
                                         task_name, label_dir)
   return ClassifierPredictor(bert_config_file, vocab_file, checkpoint, label_list,
-                             do_lower_case=do_lower_case, max_seq_length=max_seq_length)
+                             do_lower_case=do_lower_case, max_seq_length=max_seq_length,
+                             max_seq_length_from=asked_by)
 
 
 def format_predictions(inputs, predictions, output_format="tsv"):

@@ -64,7 +64,7 @@ def export_keras_hub_preset(config, variables_or_ckpt, vocab_file, do_lower_case
   tensorflow-text differences listed in the README.
   """
   import keras_hub  # pylint: disable=g-import-not-at-top
-  if config.hidden_act != "gelu":
+  if str(config.hidden_act).lower() != "gelu":
     raise HubError("keras-hub BertBackbone only has the gelu activation, the config has %r" %
                    config.hidden_act)
   values = weights.encoder_values(config, variables_or_ckpt)
@@ -81,7 +81,8 @@ def export_keras_hub_preset(config, variables_or_ckpt, vocab_file, do_lower_case
   tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocab_file,
                                              lowercase=bool(do_lower_case),
                                              strip_accents=bool(do_lower_case))
-  with checkpoints.publish_directory(preset_dir) as out:
+  with checkpoints.publish_directory(preset_dir, "keras_hub_preset",
+                                     weights.source_name(variables_or_ckpt)) as out:
     backbone.save_to_preset(out)
     tokenizer.save_to_preset(out)
   return preset_dir

@@ -84,12 +84,15 @@ def convert(output_dir, model_dir=None):
       continue
     orig, transpose = mapped
     tensors[orig] = value.T.copy() if transpose else value
-  os.makedirs(output_dir, exist_ok=True)
+  # Published like an export: a new or empty output_dir, or an earlier conversion (replaced);
+  # never a directory of other files (another model's bert_model.ckpt would be overwritten).
+  with checkpoints.publish_directory(output_dir, "minilm_checkpoint", os.path.abspath(model_dir),
+                                     flag="--output_dir") as out:
+    checkpoints.write_bundle(os.path.join(out, "bert_model.ckpt"), tensors)
+    with open(os.path.join(out, "bert_config.json"), "w", encoding="utf-8") as f:
+      f.write(json.dumps(config_from_hf(hf_config), indent=2, sort_keys=True) + "\n")
+    shutil.copyfile(os.path.join(model_dir, "vocab.txt"), os.path.join(out, "vocab.txt"))
   prefix = os.path.join(output_dir, "bert_model.ckpt")
-  checkpoints.write_bundle(prefix, tensors)
-  with open(os.path.join(output_dir, "bert_config.json"), "w", encoding="utf-8") as f:
-    f.write(json.dumps(config_from_hf(hf_config), indent=2, sort_keys=True) + "\n")
-  shutil.copyfile(os.path.join(model_dir, "vocab.txt"), os.path.join(output_dir, "vocab.txt"))
   logging.info("Wrote %d variables (%d parameters) to %s", len(tensors),
                sum(v.size for v in tensors.values()), prefix)
   return prefix

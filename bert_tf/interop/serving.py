@@ -78,13 +78,15 @@ class _ClassifierServer(tf.Module):
 
 
 def export_classifier(model, vocab_file, do_lower_case, max_seq_length, label_list,
-                      export_dir, is_regression=False):
+                      export_dir, is_regression=False, source=None):
   """Writes a serving SavedModel of a fine-tuned `BertClassifier` to `export_dir`.
 
   model: a built modeling.BertClassifier (K = model.num_labels).
   label_list: the task's labels in id order (their strings are returned as
     `label`); ignored for regression.
-  Returns export_dir.  The directory is replaced if it exists.  Loading needs
+  source: the checkpoint it came from, recorded in the export's marker file.
+  Returns export_dir.  An earlier export there is replaced (a directory that is
+  neither empty nor an export of ours is refused: checkpoints.publish_directory).  Loading needs
   only TensorFlow: `tf.saved_model.load(export_dir).signatures["serving_default"]
   (text_a=tf.constant(["..."]))`.
   """
@@ -109,6 +111,6 @@ def export_classifier(model, vocab_file, do_lower_case, max_seq_length, label_li
       "tokenize": server.tokenize.get_concrete_function(),
       "tokenize_pair": server.tokenize_pair.get_concrete_function(),
   }
-  with checkpoints.publish_directory(export_dir) as out:
+  with checkpoints.publish_directory(export_dir, "classifier", source) as out:
     tf.saved_model.save(server, out, signatures=signatures)
   return export_dir

@@ -107,7 +107,8 @@ def export_tf1_hub_module(config, variables_or_ckpt, vocab_file, do_lower_case, 
   """
   from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
   values = weights.encoder_values(config, variables_or_ckpt)
-  with checkpoints.publish_directory(export_dir) as out:
+  with checkpoints.publish_directory(export_dir, "tf1_hub_module",
+                                     weights.source_name(variables_or_ckpt)) as out:
     os.makedirs(os.path.join(out, "variables"))
     os.makedirs(os.path.join(out, "assets"))
     proto = saved_model_pb2.SavedModel(saved_model_schema_version=1)

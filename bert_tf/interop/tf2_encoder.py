@@ -95,7 +95,8 @@ def export_tf2_encoder(config, variables_or_ckpt, vocab_file, do_lower_case, exp
             for k in ("input_word_ids", "input_mask", "input_type_ids")}
     obj.__call__.get_concrete_function(spec, training=False)
     obj.__call__.get_concrete_function(spec, training=True)
-    with checkpoints.publish_directory(export_dir) as out:
+    with checkpoints.publish_directory(export_dir, "tf2_encoder",
+                                       weights.source_name(variables_or_ckpt)) as out:
       tf.saved_model.save(obj, out,
                           signatures={"serving_default": obj.serve.get_concrete_function()})
   return export_dir

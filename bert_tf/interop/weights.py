@@ -82,6 +82,12 @@ def encoder_values(config, source):
   return values
 
 
+def source_name(source):
+  """What an export records as its source (the marker file): a checkpoint path as an
+  absolute path, None for weights given as a model or a dict."""
+  return os.path.abspath(source) if isinstance(source, str) else None
+
+
 def bert_model_from_values(config, values):
   """A built `modeling.BertModel` holding `values` ({original name: array})."""
   model = modeling.BertModel(config)

@@ -38,12 +38,18 @@ def define_flags(module_name):
   flags.DEFINE_string("vocab_file", None,
                       "The vocabulary file that the BERT model was trained on.", **kw)
   flags.DEFINE_bool("do_lower_case", True, "Whether the model is uncased.", **kw)
-  flags.DEFINE_string("export_dir", None, "Output directory (replaced if it exists).", **kw)
+  flags.DEFINE_string("export_dir", None,
+                      "Output directory: a new or empty one, or an earlier export of bert_tf "
+                      "(replaced; recognised by its bert_tf_export.json). Any other existing "
+                      "directory is refused.", **kw)
   flags.DEFINE_string("label_list", None,
                       "classifier: the task's labels in id order, comma-separated (e.g. 0,1).",
                       **kw)
   flags.DEFINE_bool("is_regression", False, "classifier: a one-output regression model.", **kw)
-  flags.DEFINE_integer("max_seq_length", 128, "classifier: the serving sequence length.", **kw)
+  flags.DEFINE_integer("max_seq_length", None,
+                       "classifier: the serving sequence length (the fine-tuning run's). "
+                       "Default: 128, or the model's max_position_embeddings when smaller.",
+                       **kw)
 
 
 def run(_):

@@ -35,7 +35,8 @@ def define_flags(module_name):
       "max_seq_length", 128,
       "The maximum total input sequence length after WordPiece tokenization. "
       "Sequences longer than this will be truncated, and sequences shorter "
-      "than this will be padded.", **kw)
+      "than this will be padded. [bert_tf] Not given: 128, or the model's "
+      "max_position_embeddings when that is smaller.", **kw)
   flags.DEFINE_string("init_checkpoint", None,
                       "Initial checkpoint (usually from a pre-trained BERT model).", **kw)
   flags.DEFINE_string("vocab_file", None,
@@ -69,7 +70,9 @@ def run(_):
   n = extract.extract_features(
       FLAGS.input_file, FLAGS.output_file, config, FLAGS.init_checkpoint, FLAGS.vocab_file,
       do_lower_case=FLAGS.do_lower_case, layers=FLAGS.layers,
-      max_seq_length=FLAGS.max_seq_length, batch_size=FLAGS.batch_size,
+      # Not given: the original's 128, capped at what the model takes (extract.py).
+      max_seq_length=FLAGS.max_seq_length if FLAGS["max_seq_length"].present else None,
+      batch_size=FLAGS.batch_size,
       bert_config_file=FLAGS.bert_config_file)
   logging.info("Wrote %d lines to %s", n, FLAGS.output_file)
 

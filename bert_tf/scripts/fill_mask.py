@@ -40,8 +40,10 @@ def define_flags(module_name):
                     "Whether to lower case the input text. Should be True for uncased "
                     "models and False for cased models.", **kw)
   flags.DEFINE_integer("top_k", 5, "How many predictions to print for each [MASK].", **kw)
-  flags.DEFINE_integer("max_seq_length", 128,
-                       "Longer texts are truncated (an error if a [MASK] would be cut off).", **kw)
+  flags.DEFINE_integer("max_seq_length", None,
+                       "Longer texts are truncated (an error if a [MASK] would be cut off). "
+                       "Default: the model's max_position_embeddings (bert_config.json); each "
+                       "batch is padded only to its longest text.", **kw)
   flags.DEFINE_multi_string("text", None, "A text with [MASK]s (repeatable); also accepted as "
                             "positional arguments. Default: stdin lines.", **kw)
   flags.DEFINE_string("input_file", None, "Text file, one text per line (instead of stdin).",

@@ -53,8 +53,9 @@ def define_flags(module_name):
                     "Whether to lower case the input text (default True). Must match the "
                     "fine-tuning run.", **kw)
   flags.DEFINE_integer("max_seq_length", None,
-                       "The fine-tuning run's max_seq_length (default 128); longer texts are "
-                       "truncated exactly as run_classifier.py truncates them.", **kw)
+                       "The fine-tuning run's max_seq_length; longer texts are truncated "
+                       "exactly as run_classifier.py truncates them. Default: run_config.json's, "
+                       "else the model's max_position_embeddings (bert_config.json).", **kw)
   flags.DEFINE_string("labels", None,
                       "Comma-separated labels in id order, instead of the task's label list.",
                       **kw)

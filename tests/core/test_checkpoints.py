@@ -146,7 +146,7 @@ def test_publish_directory_replaces_only_when_complete(tmp_path):
   # a complete one replaces it, files of the old export do not linger
   with checkpoints.publish_directory(str(target)) as out:
     (pathlib.Path(out) / "other.pb").write_text("second")
-  assert sorted(os.listdir(target)) == ["other.pb"]
+  assert sorted(os.listdir(target)) == [checkpoints.EXPORT_MARKER, "other.pb"]
   assert sorted(os.listdir(tmp_path)) == ["export"]
   assert stat.S_IMODE(os.stat(target).st_mode) == 0o777 & ~_umask()
 
@@ -167,3 +167,102 @@ def test_publish_directory_names_what_is_in_the_way(tmp_path):
   with pytest.raises(ValueError, match="exists and is not a directory"):
     with checkpoints.publish_directory(str(blocker)):
       pass
+
+
+def test_publish_directory_writes_a_marker_listing_the_export(tmp_path):
+  target = tmp_path / "export"
+  with checkpoints.publish_directory(str(target), "tf2_encoder", "/ckpt/bert_model.ckpt") as out:
+    os.makedirs(os.path.join(out, "variables"))
+    (pathlib.Path(out) / "variables" / "variables.index").write_text("x")
+    (pathlib.Path(out) / "saved_model.pb").write_text("x")
+  record = checkpoints.read_export_marker(str(target))
+  assert record["written_by"] == "bert_tf" and record["format"] == "tf2_encoder"
+  assert record["source"] == "/ckpt/bert_model.ckpt" and record["created"]
+  assert record["files"] == ["saved_model.pb", "variables", "variables/variables.index"]
+
+
+def _publish(target, text="x", **kw):
+  with checkpoints.publish_directory(str(target), **kw) as out:
+    (pathlib.Path(out) / "saved_model.pb").write_text(text)
+
+
+@pytest.mark.parametrize("setup,fragment", [
+    # a directory with the user's files, without and with a file that looks like ours
+    (lambda d: (d / "notes.txt").write_text("mine"), "holds files that are not a bert_tf "
+     "export (notes.txt); exporting would delete them. Pass a new or empty --export_dir"),
+    (lambda d: (d / "saved_model.pb").write_text("theirs"), "not a bert_tf export"),
+    # a marker file that is not ours
+    (lambda d: (d / checkpoints.EXPORT_MARKER).write_text("{}"), "not a bert_tf export"),
+])
+def test_publish_refuses_a_directory_that_is_not_an_export(tmp_path, setup, fragment):
+  target = tmp_path / "export"
+  target.mkdir()
+  setup(target)
+  before = {p: p.read_text() for p in target.iterdir()}
+  with pytest.raises(ValueError, match=re.escape(fragment)) as e:
+    _publish(target)
+  assert str(target) in str(e.value) and "\n" not in str(e.value)
+  assert {p: p.read_text() for p in target.iterdir()} == before
+  assert sorted(os.listdir(tmp_path)) == ["export"]  # no temporary directory left
+
+
+def test_publish_replaces_an_earlier_export_but_not_files_added_to_it(tmp_path):
+  target = tmp_path / "export"
+  _publish(target, "first")
+  _publish(target, "second")  # an earlier export of ours: replaced
+  assert (target / "saved_model.pb").read_text() == "second"
+  (target / "variables").mkdir()
+  (target / "variables" / "mine.txt").write_text("mine")
+  with pytest.raises(ValueError, match=re.escape(
+      "is an earlier bert_tf export but also holds files that are not part of it (variables, "
+      "variables/mine.txt)")):
+    _publish(target, "third")
+  assert (target / "saved_model.pb").read_text() == "second"
+  assert (target / "variables" / "mine.txt").read_text() == "mine"
+
+
+def test_publish_into_an_empty_directory_and_through_a_symlink(tmp_path):
+  target = tmp_path / "empty"
+  target.mkdir()
+  _publish(target)
+  assert (target / "saved_model.pb").exists()
+  link = tmp_path / "link"
+  os.symlink(str(target), str(link))
+  _publish(link, "again")  # written where the link points; the link stays a link
+  assert os.path.islink(link) and (target / "saved_model.pb").read_text() == "again"
+
+
+def test_publish_refuses_a_directory_holding_an_input(tmp_path):
+  out = tmp_path / "run"
+  out.mkdir()
+  prefix = str(out / "model.ckpt-10")
+  with pytest.raises(ValueError, match=re.escape(
+      "%s: --export_dir is a directory holding the --init_checkpoint (%s); exporting there "
+      "would delete it. Pass a new --export_dir outside it" % (out, prefix))):
+    checkpoints.check_can_publish(str(out), inputs=[("--init_checkpoint", prefix)])
+  with pytest.raises(ValueError, match=re.escape("--export_dir is the --output_dir")):
+    checkpoints.check_can_publish(str(out) + "/", inputs=[("--output_dir", str(out))])
+  with pytest.raises(ValueError, match="a directory holding the --output_dir"):
+    checkpoints.check_can_publish(str(tmp_path), inputs=[("--output_dir", str(out))])
+  # a new directory inside the run's directory deletes nothing
+  inside = checkpoints.check_can_publish(str(out / "export"), inputs=[("--output_dir", str(out))])
+  assert inside == os.path.realpath(str(out / "export"))
+
+
+def test_publish_refuses_files_that_appear_while_exporting(tmp_path):
+  target = tmp_path / "export"
+  with pytest.raises(ValueError, match="not a bert_tf export"):
+    with checkpoints.publish_directory(str(target)) as out:
+      (pathlib.Path(out) / "saved_model.pb").write_text("x")
+      target.mkdir()
+      (target / "late.txt").write_text("mine")
+  assert os.listdir(target) == ["late.txt"]
+  assert sorted(os.listdir(tmp_path)) == ["export"]
+
+
+def test_check_can_publish_creates_nothing(tmp_path):
+  target = tmp_path / "new" / "deeper" / "export"
+  assert checkpoints.check_can_publish(str(target)) == str(target)
+  assert os.listdir(tmp_path) == []
+  _publish(target)  # publishing makes the parents
+  assert (target / "saved_model.pb").exists()

@@ -48,3 +48,62 @@ def test_bad_config_is_one_line_error_naming_the_file(tmp_path, content, match):
 def test_missing_config_file(tmp_path):
   with pytest.raises(ValueError, match="not found"):
     BertConfig.from_json_file(str(tmp_path / "nope.json"))
+
+
+TINY_CONFIG = {"attention_probs_dropout_prob": 0.1, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+               "hidden_size": 32, "initializer_range": 0.02, "intermediate_size": 64,
+               "max_position_embeddings": 64, "num_attention_heads": 4, "num_hidden_layers": 2,
+               "type_vocab_size": 2, "vocab_size": 30522}
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("hidden_dropout_prob", 1, '"hidden_dropout_prob" must be a probability in [0, 1), got 1'),
+    ("hidden_dropout_prob", -0.1, "in [0, 1), got -0.1"),
+    ("hidden_dropout_prob", None, "in [0, 1), got null"),
+    ("hidden_dropout_prob", float("nan"), "in [0, 1), got NaN"),
+    ("attention_probs_dropout_prob", True, '"attention_probs_dropout_prob" must be a '
+     'probability in [0, 1), got true'),
+    ("hidden_act", "swish", '"hidden_act" must be one of gelu, relu, tanh, linear, got "swish"'),
+    ("hidden_act", None, "got null"),
+    ("hidden_act", "", 'got ""'),
+    ("hidden_act", 3, "got 3"),
+    ("initializer_range", 0, '"initializer_range" must be a positive number'),
+    ("initializer_range", -0.02, "got -0.02"),
+    ("initializer_range", float("inf"), "got Infinity"),
+    ("initializer_range", "0.02", 'got "0.02"'),
+    ("hidden_size", 32.0, '"hidden_size" must be a positive integer, got 32.0'),
+    ("num_hidden_layers", -2, '"num_hidden_layers" must be a positive integer, got -2'),
+    ("intermediate_size", "64", '"intermediate_size" must be a positive integer, got "64"'),
+    ("max_position_embeddings", None, '"max_position_embeddings" must be a positive integer, '
+     "got null"),
+    ("type_vocab_size", 0, '"type_vocab_size" must be a positive integer, got 0'),
+    ("num_attention_heads", 64, 'not a multiple of the number of attention heads (64) '
+     '("hidden_size", "num_attention_heads")'),
+    ("hidden_size", 10 ** 7, 'most of it comes from "num_hidden_layers" = 2, "hidden_size" = '
+     '10000000, "intermediate_size" = 64: check those keys'),
+    ("max_position_embeddings", 10 ** 12, 'most of it comes from "max_position_embeddings" = '
+     '1000000000000, "hidden_size" = 32'),
+])
+def test_every_bad_value_names_the_file_and_the_key(tmp_path, key, value, message):
+  p = tmp_path / "bert_config.json"
+  p.write_text(json.dumps(dict(TINY_CONFIG, **{key: value})))
+  with pytest.raises(ValueError) as e:
+    BertConfig.from_json_file(str(p))
+  assert str(e.value).startswith("%s: " % p) and message in str(e.value)
+  assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("key,value", [
+    ("hidden_act", "GELU"), ("hidden_act", "relu"), ("hidden_act", "linear"),
+    ("hidden_act", "tanh"), ("hidden_dropout_prob", 0), ("attention_probs_dropout_prob", 0.5),
+    ("type_vocab_size", 1), ("initializer_range", 1)])
+def test_unusual_but_valid_values_are_accepted(tmp_path, key, value):
+  p = tmp_path / "bert_config.json"
+  p.write_text(json.dumps(dict(TINY_CONFIG, **{key: value})))
+  assert getattr(BertConfig.from_json_file(str(p)), key) == value
+
+
+def test_a_callable_activation_is_accepted_from_code():
+  c = BertConfig(vocab_size=10, hidden_size=8, num_attention_heads=2, intermediate_size=8,
+                 hidden_act=lambda x: x)
+  c.validate()

@@ -154,4 +154,5 @@ def test_script_errors_are_one_line(tmp_path):
   assert r.returncode != 0
   assert r.stderr.strip().splitlines()[-1] == (
       "extract_features.py: error: Cannot use sequence length 128 because the BERT model was "
-      "only trained up to sequence length 64")
+      "only trained up to sequence length 64 (\"max_position_embeddings\" in %s); pass "
+      "--max_seq_length=64 or less, or leave it out to fit the input" % CONFIG)

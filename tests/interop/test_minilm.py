@@ -55,3 +55,21 @@ def test_matches_independent_reference_outputs(converted):
                              atol=1e-4)
   np.testing.assert_allclose(out["pooled_output"][0, :4], pair["pooler_0_4"], atol=1e-4)
   np.testing.assert_allclose(float(np.sum(out["pooled_output"])), pair["pooler_sum"], atol=1e-3)
+
+
+def test_conversion_replaces_only_an_earlier_conversion(converted, tmp_path):
+  """The output_dir is published like an export: rerunning replaces the earlier conversion, a
+  directory of other files is refused and left as it was."""
+  assert checkpoints.read_export_marker(converted)["format"] == "minilm_checkpoint"
+  minilm.convert(converted)
+  assert sorted(os.listdir(converted)) == [
+      "bert_config.json", "bert_model.ckpt.data-00000-of-00001", "bert_model.ckpt.index",
+      checkpoints.EXPORT_MARKER, "vocab.txt"]
+  mine = tmp_path / "my_model"
+  mine.mkdir()
+  (mine / "bert_model.ckpt.index").write_text("another model")
+  with pytest.raises(ValueError, match="--output_dir already exists and holds files that are "
+                     "not a bert_tf export"):
+    minilm.convert(str(mine))
+  assert os.listdir(mine) == ["bert_model.ckpt.index"]
+  assert (mine / "bert_model.ckpt.index").read_text() == "another model"
