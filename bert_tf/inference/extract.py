@@ -163,8 +163,7 @@ def extract_features(input_file, output_file, config, init_checkpoint, vocab_fil
   # Everything is checked before the input is tokenized and before output_file is touched.
   config.check_max_seq_length(max_seq_length)
   check_layers(layer_indexes, config.num_hidden_layers)
-  tokenizer = settings.load_tokenizer(vocab_file, do_lower_case, config, bert_config_file,
-                                      needed=())
+  tokenizer = settings.load_tokenizer(vocab_file, do_lower_case, config, bert_config_file)
   remote = "://" in output_file  # gs:// etc.: written in place through tf.io.gfile
   if not remote:
     output_file = os.path.abspath(output_file)

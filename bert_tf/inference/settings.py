@@ -22,7 +22,7 @@ def load_config(bert_config_file, max_seq_length):
 
 
 def load_tokenizer(vocab_file, do_lower_case, config, bert_config_file,
-                   needed=("[CLS]", "[SEP]")):
+                   needed=tokenization.SPECIAL_TOKENS):
   """FullTokenizer of `vocab_file`, checked against config.vocab_size and for the
   `needed` special tokens."""
   return tokenization.load_tokenizer(vocab_file, do_lower_case, config.vocab_size,

@@ -45,8 +45,8 @@ def export_model(format, bert_config_file, init_checkpoint, vocab_file, do_lower
   Returns export_dir (replaced if it exists).
   """
   config = BertConfig.from_json_file(bert_config_file)
-  tokenization.check_vocab_size(tokenization.load_vocab(vocab_file), config.vocab_size,
-                                vocab_file, bert_config_file)
+  tokenization.check_vocab(tokenization.read_vocab_tokens(vocab_file), vocab_file,
+                           vocab_size=config.vocab_size, bert_config_file=bert_config_file)
   checkpoints.check_can_publish(export_dir)
   ckpt = checkpoints.resolve_checkpoint(init_checkpoint)
   if format == "classifier":
