@@ -172,6 +172,22 @@ def read_lines(input_file):
   return lines
 
 
+def warn_extra_columns(path, lines, width, whose, reads, delimiter="\t"):
+  """One warning for the rows (at `lines`) with non-blank fields past `width`.
+
+  The original reads rows by column index, so such a row runs, but a stray
+  delimiter inside a text has cut that text (an MRPC row with a tab in
+  sentence 1 loses the end of sentence 2): the user should look at those rows.
+  """
+  shown = ", ".join(str(line) for line in lines[:5]) + (", ..." if len(lines) > 5 else "")
+  name = delimiter_name(delimiter)
+  logging.warning(
+      "%s: %d row(s) have more %s-separated columns than the %d of %s (%s %s); %s, so the "
+      "extra columns are ignored. A stray %s inside a text cuts it there: check those rows.",
+      path, len(lines), name, width, whose, "line" if len(lines) == 1 else "lines", shown,
+      reads, name)
+
+
 def empty_file_error(input_file, delimiter):
   return DataError("%s: file is empty; expected %s-separated rows" %
                    (input_file, delimiter_name(delimiter)))
