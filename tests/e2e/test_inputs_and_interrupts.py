@@ -208,10 +208,14 @@ def _warning_run(d):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-  """Every independent run of this module, 2 at a time, overlapping the interrupt tests."""
+  """Every run of this module, 3 at a time (the interrupt sequences first): {name: future}."""
   base = tmp_path_factory.mktemp("runs")
-  with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-    futures = {"warnings": pool.submit(_warning_run, str(base / "warnings"))}
+  with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+    futures = {"classifier_interrupts": pool.submit(_classifier_interrupts,
+                                                    str(base / "classifier_interrupts")),
+               "pretraining_interrupt": pool.submit(_pretraining_interrupt,
+                                                    str(base / "pretraining_interrupt")),
+               "warnings": pool.submit(_warning_run, str(base / "warnings"))}
     for name in sorted(CASES):
       futures[name] = pool.submit(_bad_run, name, str(base / name))
     yield futures
@@ -288,14 +292,16 @@ def _restored(log_path):
   return (m.group(1), int(m.group(2))) if m else None
 
 
-def test_sigint_and_sigterm_save_the_step_reached_and_the_rerun_resumes(tmp_path, runs):
-  del runs  # started first, so that they overlap with this test
-  out = str(tmp_path / "out")
+def _classifier_interrupts(d):
+  """SIGINT, then SIGTERM, then a run to the end, all with the same command (checked here;
+  run in the module's pool so that it overlaps the other runs)."""
+  os.makedirs(d)
+  out = os.path.join(d, "out")
   # 40 examples / batch 8 * 80 epochs = 400 steps; no periodic checkpoint before the end, so
   # the interrupt's checkpoint is the only new one.
   cmd = classifier_cmd(out, num_train_epochs=80, save_checkpoints_steps=100000,
                        do_eval="false", do_predict="false")
-  logs = [str(tmp_path / ("run%d.log" % i)) for i in range(3)]
+  logs = [os.path.join(d, "run%d.log" % i) for i in range(3)]
 
   # 1. Ctrl-C once training logs step 100.
   step1, prefix1 = _interrupt(cmd, logs[0], r"loss = \S+, step = 100$", signal.SIGINT)
@@ -318,21 +324,34 @@ def test_sigint_and_sigterm_save_the_step_reached_and_the_rerun_resumes(tmp_path
   assert newest_listed(out) == 400
   assert listed_checkpoints(out) == ["model.ckpt-%d" % s for s in (0, step1, step2, 400)]
   assert int(read_all_tensors(os.path.join(out, "model.ckpt-400"))["global_step"]) == 400
+  return step1, step2
 
 
-def test_run_pretraining_sigterm_saves_the_step_reached(tmp_path, runs):
-  del runs
-  records = str(tmp_path / "tf_examples.tfrecord")
+def test_sigint_and_sigterm_save_the_step_reached_and_the_rerun_resumes(runs):
+  step1, step2 = runs["classifier_interrupts"].result()
+  assert 100 <= step1 < step2 < 400
+
+
+def _pretraining_interrupt(d):
+  """run_pretraining.py (the same Trainer) stopped by SIGTERM once it logs step 100."""
+  os.makedirs(d)
+  records = os.path.join(d, "tf_examples.tfrecord")
   proc = run_script(_script("create_pretraining_data.py", input_file=PRETRAINING_TEXT,
                             output_file=records, vocab_file=VOCAB, max_seq_length=32,
                             max_predictions_per_seq=5, dupe_factor=1))
   assert proc.returncode == 0, proc.stderr[-3000:]
-  out = str(tmp_path / "out")
+  out = os.path.join(d, "out")
   cmd = _script("run_pretraining.py", input_file=records, output_dir=out,
                 bert_config_file=CONFIG, init_checkpoint=CKPT, do_train="true",
                 train_batch_size=2, max_seq_length=32, max_predictions_per_seq=5,
                 num_train_steps=100000, num_warmup_steps=10, save_checkpoints_steps=100000)
-  step, prefix = _interrupt(cmd, str(tmp_path / "run.log"), r"loss = \S+, step = 100$",
+  step, prefix = _interrupt(cmd, os.path.join(d, "run.log"), r"loss = \S+, step = 100$",
                             signal.SIGTERM, script="run_pretraining.py")
+  return out, step, prefix
+
+
+def test_run_pretraining_sigterm_saves_the_step_reached(runs):
+  out, step, prefix = runs["pretraining_interrupt"].result()
   assert step >= 100 and prefix == os.path.join(out, "model.ckpt-%d" % step)
+  assert listed_checkpoints(out) == ["model.ckpt-0", "model.ckpt-%d" % step]
   assert newest_listed(out) == step
