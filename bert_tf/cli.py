@@ -8,7 +8,9 @@ Bad input raises ValueError (or a subclass: DataError, CheckpointError, ...),
 OSError, RuntimeError (TrainingError) or a TensorFlow OpError with a message
 naming the file; `run` prints that message as one line on stderr and exits with
 status 1 instead of a traceback.  `--verbosity=1` (absl's debug level) shows
-the traceback as well.
+the traceback as well.  The exit status is 1, except for a training run stopped by
+SIGINT/SIGTERM (TrainingInterrupted: 128 + the signal number, 130 / 143, after
+saving the step reached) and a Ctrl-C elsewhere (130).
 
 At the default verbosity TensorFlow is imported with its start-up chatter
 filtered out (the C++ INFO/WARNING lines printed before logging is set up, and
@@ -19,6 +21,7 @@ run prints just its one error line.  Every other line is kept.
 import errno
 import os
 import re
+import signal
 import sys
 import tempfile
 
@@ -100,6 +103,14 @@ def error_message(e):
   return message
 
 
+def _exit_with_error(message, status):
+  """Prints `<script>: error: <message>` on stderr and ends the process with `status`."""
+  name = sys.argv[0].rsplit("/", 1)[-1]
+  sys.stderr.write("%s: error: %s\n" % (name, message))
+  sys.stderr.flush()
+  os._exit(status)  # no atexit work on a failed run (tf.data / strategy threads)
+
+
 def _main_with_errors(main, import_tensorflow=True):
   def wrapped(argv):
     logging.set_verbosity(logging.INFO if logging.get_verbosity() < logging.INFO
@@ -109,13 +120,17 @@ def _main_with_errors(main, import_tensorflow=True):
       if import_tensorflow and not debug and os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
         import_tensorflow_quietly()
       return main(argv)
+    except KeyboardInterrupt:
+      # Ctrl-C outside the training loop (which saves and raises TrainingInterrupted):
+      # one line and the shell's status for SIGINT, not a traceback.
+      if debug:
+        raise
+      _exit_with_error("interrupted (SIGINT)", 128 + signal.SIGINT)
     except Exception as e:  # noqa: BLE001 - re-raised below unless it is a user error
       if debug or not (isinstance(e, USER_ERRORS) or _tf_op_error(e)):
         raise
-      name = sys.argv[0].rsplit("/", 1)[-1]
-      sys.stderr.write("%s: error: %s\n" % (name, error_message(e)))
-      sys.stderr.flush()
-      os._exit(1)  # no atexit work on a failed run (tf.data / strategy threads)
+      # TrainingInterrupted: 128 + the signal number; any other error: 1.
+      _exit_with_error(error_message(e), getattr(e, "exit_status", 1))
   return wrapped
 
 

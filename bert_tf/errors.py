@@ -42,3 +42,17 @@ class HubError(ValueError):
 
 class TrainingError(RuntimeError):
   """A run that must stop (non-finite loss, ...)."""
+
+
+class TrainingInterrupted(TrainingError):
+  """Training stopped by SIGINT (Ctrl-C) or SIGTERM, after saving the step it reached.
+
+  The scripts exit with `exit_status`, 128 + the signal number (130 for SIGINT,
+  143 for SIGTERM), as a shell reports a process killed by that signal, so
+  that batch schedulers and scripts see an interrupted run, not a failed one.
+  """
+
+  def __init__(self, message, signum):
+    super().__init__(message)
+    self.signum = signum
+    self.exit_status = 128 + int(signum)

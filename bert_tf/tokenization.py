@@ -78,17 +78,15 @@ def convert_to_unicode(text):
 printable_text = convert_to_unicode
 
 
-def load_vocab(vocab_file):
-  """Reads a vocabulary file into an OrderedDict token -> id (id = line number).
+def read_vocab_tokens(vocab_file):
+  """The tokens of a vocabulary file in line order (token i has id i).
 
-  Like the original (tf.gfile readline), lines end only at "\\n", each line is
-  `strip()`ped, and a duplicated token keeps the id of its last line.
+  Like the original (tf.gfile readline), lines end only at "\\n" and each line
+  is `strip()`ped (so a blank line is the token "").
   """
-  vocab = collections.OrderedDict()
   try:
     with open(vocab_file, "r", encoding="utf-8", newline="\n") as reader:
-      for index, line in enumerate(reader):
-        vocab[line.strip()] = index
+      tokens = [line.strip() for line in reader]
   except FileNotFoundError:
     raise ValueError("%s: vocab file not found; pass the vocab.txt that "
                      "came with the checkpoint (--vocab_file)" % vocab_file)
@@ -97,8 +95,21 @@ def load_vocab(vocab_file):
                      (vocab_file, e.start))
   except IsADirectoryError:
     raise ValueError("%s: is a directory, expected the vocab.txt file" % vocab_file)
-  if not vocab:
+  if not tokens:
     raise ValueError("%s: vocab file is empty" % vocab_file)
+  return tokens
+
+
+def load_vocab(vocab_file):
+  """Reads a vocabulary file into an OrderedDict token -> id (id = line number).
+
+  Exactly the original's ids: lines as `read_vocab_tokens` reads them, and a
+  duplicated token keeps the id of its last line (`check_vocab` refuses such a
+  vocab for the scripts).
+  """
+  vocab = collections.OrderedDict()
+  for index, token in enumerate(read_vocab_tokens(vocab_file)):
+    vocab[token] = index
   return vocab
 
 
@@ -392,29 +403,95 @@ class FullTokenizer(object):
     return convert_by_vocab(self.inv_vocab, ids)
 
 
-def load_tokenizer(vocab_file, do_lower_case, vocab_size, bert_config_file, needed=()):
-  """The FullTokenizer of `vocab_file`, checked against the config's vocab_size
-  (check_vocab_size) and for the special tokens in `needed`."""
-  tokenizer = FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case)
-  check_vocab_size(tokenizer.vocab, vocab_size, vocab_file, bert_config_file)
-  for token in needed:
-    if token not in tokenizer.vocab:
-      raise InputError("%s: the vocab has no %s token" % (vocab_file, token))
-  return tokenizer
+# The special tokens the scripts look up.  [UNK] is what WordPiece gives an
+# unknown word, [CLS]/[SEP] frame every sequence, [MASK] is what the masked-LM
+# data and fill_mask.py write.  [PAD] is not looked up (padding is id 0), so a
+# vocab without it still runs, as with the original (check_vocab warns).
+SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]")
+MASKED_LM_TOKENS = SPECIAL_TOKENS + ("[MASK]",)
+PAD_TOKEN = "[PAD]"
 
 
-def check_vocab_size(vocab, vocab_size, vocab_file, bert_config_file):
-  """Fails before any work when vocab.txt has more tokens than the embedding table.
+def load_tokenizer(vocab_file, do_lower_case, vocab_size=None, bert_config_file=None,
+                   needed=SPECIAL_TOKENS):
+  """The FullTokenizer of `vocab_file`, after `check_vocab` (duplicates, the
+  special tokens in `needed`, the size against the config's vocab_size)."""
+  check_vocab(read_vocab_tokens(vocab_file), vocab_file, needed, vocab_size, bert_config_file)
+  return FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case)
 
-  The original would look up ids past vocab_size - 1 and train on NaN/garbage
-  (google-research/bert #82, #354); fewer tokens only leave rows unused.
+
+def check_vocab(tokens, vocab_file, needed=SPECIAL_TOKENS, vocab_size=None,
+                bert_config_file=None):
+  """Fails (one line naming the file and the line) for a vocab that would give wrong ids.
+
+  tokens: `read_vocab_tokens(vocab_file)`.  The original checks none of this and
+  trains on shifted or changed ids:
+  * a token on two lines: the original gives it the id of the later line, so
+    the checkpoint's row for the earlier one is never used;
+  * a special token of `needed` missing: WordPiece / the feature writer look
+    it up (and a deleted line shifts every later id against the checkpoint);
+  * more lines than vocab_size (check_vocab_size).
+  Blank lines are not tokens (they keep their id, as in the original, and are
+  never looked up), so several of them are not duplicates.
   """
-  n = len(vocab)
+  first_line = {}
+  duplicates = []
+  for number, token in enumerate(tokens, 1):
+    if not token:
+      continue
+    if token in first_line:
+      duplicates.append((number, token, first_line[token]))
+    else:
+      first_line[token] = number
+  if duplicates:
+    number, token, first = duplicates[0]
+    more = (" (and %d more repeated lines)" % (len(duplicates) - 1)) if len(duplicates) > 1 else ""
+    raise InputError(
+        "%s line %d: the token %r is also on line %d%s; the original silently gives a "
+        "repeated token the id of its last line, so the checkpoint's other row for it is "
+        "never used. Use the vocab.txt that came with the checkpoint (or, for a vocab of your "
+        "own, delete the repeated line)" % (vocab_file, number, token, first, more))
+  missing = [token for token in needed if token not in first_line]
+  if missing:
+    raise InputError(
+        "%s: no %s line in the vocab; this script needs %s, and in a vocab.txt with a "
+        "deleted line every later id is shifted against the checkpoint. Use the vocab.txt "
+        "that came with the checkpoint" % (vocab_file, " or ".join(missing),
+                                           "it" if len(missing) == 1 else "them"))
+  if PAD_TOKEN not in first_line:
+    logging.warning(
+        "%s has no %s line. This runs (padding is id 0, as in the original), but BERT's "
+        "vocab files have %s on line 1: if it was deleted, every id is shifted by one against "
+        "the checkpoint.", vocab_file, PAD_TOKEN, PAD_TOKEN)
+  if vocab_size is not None:
+    check_vocab_size(tokens, vocab_size, vocab_file, bert_config_file)
+
+
+def check_vocab_size(tokens, vocab_size, vocab_file, bert_config_file):
+  """Fails before any work when vocab.txt has more ids than the embedding table.
+
+  tokens: `read_vocab_tokens(vocab_file)` (or the OrderedDict of `load_vocab`).
+  The count is the ids the file gives (its lines, up to the last non-blank
+  one), not its distinct tokens.  The original would look up ids past
+  vocab_size - 1 and train on NaN/garbage (google-research/bert #82, #354).
+  Fewer ids only leave rows unused (a padded vocab size), with a warning.
+  """
+  if isinstance(tokens, dict):
+    tokens = sorted(tokens, key=tokens.get)
+  n = len(tokens)
+  while n and not tokens[n - 1]:
+    n -= 1  # trailing blank lines give no id that is ever looked up
   if n > vocab_size:
-    raise ValueError(
+    raise InputError(
         "%s has %d tokens but %s says vocab_size = %d: ids past %d would index outside the "
-        "embedding table (NaN/garbage, google-research/bert #82). Use the vocab.txt that came "
-        "with the checkpoint." % (vocab_file, n, bert_config_file, vocab_size, vocab_size - 1))
+        "embedding table (NaN/garbage, google-research/bert #82); line %d (%r) is the first "
+        "of them. Use the vocab.txt that came with the checkpoint." %
+        (vocab_file, n, bert_config_file, vocab_size, vocab_size - 1, vocab_size + 1,
+         tokens[vocab_size]))
   if n < vocab_size:
-    logging.warning("%s has %d tokens, fewer than vocab_size = %d in %s (unused rows).",
-                    vocab_file, n, vocab_size, bert_config_file)
+    logging.warning(
+        "%s has %d tokens, %d fewer than vocab_size = %d in %s: the last %d row(s) of the "
+        "embedding table are never used. That is normal for a vocab size padded to a round "
+        "number; but if lines were deleted from the vocab.txt the checkpoint was trained with, "
+        "every id after them is shifted: use that file.",
+        vocab_file, n, vocab_size - n, vocab_size, bert_config_file, vocab_size - n)

@@ -16,6 +16,8 @@ can read every file we write.
 import json
 import math
 import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -23,7 +25,7 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf import checkpoints, restore
-from bert_tf.errors import TrainingError  # noqa: F401  (raised here)
+from bert_tf.errors import TrainingError, TrainingInterrupted  # noqa: F401  (raised here)
 
 
 # --------------------------------------------------------------------------- strategy
@@ -171,6 +173,51 @@ def trim_padding(features, bucket=16):
 
 
 # --------------------------------------------------------------------------- trainer
+
+
+class Interrupts(object):
+  """While active (a `with` block): SIGINT and SIGTERM are remembered, not acted on.
+
+  Ctrl-C, or the SIGTERM a preempted Cloud TPU VM or a batch scheduler sends,
+  would otherwise raise KeyboardInterrupt in the middle of a step (or kill the
+  process) and lose every step since the last checkpoint.  The Trainer checks
+  `signum` at each step boundary, saves the step it reached and stops.  A
+  second signal while it finishes the step or saves is only logged, so the save
+  completes (SIGKILL still stops the process at once; the checkpoint writes are
+  atomic, so even that leaves the previous checkpoint intact).  The previous
+  handlers are restored on exit.  Signal handlers can only be set from the main
+  thread; elsewhere this does nothing.
+  """
+
+  SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+  def __init__(self):
+    self.signum = None
+    self._previous = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for signum in self.SIGNALS:
+        self._previous[signum] = signal.signal(signum, self._handle)
+    return self
+
+  def __exit__(self, *exc_info):
+    for signum, handler in self._previous.items():
+      # None: a handler not set from Python; the default is the closest.
+      signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+    self._previous = {}
+    return False
+
+  def _handle(self, signum, frame):
+    del frame
+    name = signal.Signals(signum).name
+    if self.signum is None:
+      self.signum = signum
+      logging.warning("%s received: stopping after the current step and saving a checkpoint "
+                      "of it (SIGKILL stops without saving).", name)
+    else:
+      logging.warning("%s received again: still finishing the step and saving; please wait.",
+                      name)
 
 
 INITIAL_LOSS_SCALE = 2.0 ** 15
@@ -344,7 +391,26 @@ class Trainer(object):
     evaluate_fn(step) -> bool, called every `evaluate_every` steps (and at the
     end) with the current weights; True stops training early (after a save).
     Returns {"global_step", "loss" (last), "examples_per_second", "stopped_early"}.
+
+    SIGINT / SIGTERM (Interrupts) stop training at the next step boundary (with
+    steps_per_loop > 1, the end of the current loop): the step reached is saved
+    as model.ckpt-N and TrainingInterrupted is raised; rerunning the same
+    command resumes from it.
     """
+    with Interrupts() as interrupts:
+      return self._train(dataset, num_train_steps, batch_size, init, evaluate_every,
+                         evaluate_fn, interrupts)
+
+  def _raise_if_interrupted(self, interrupts, step):
+    """TrainingInterrupted if a signal came (the checkpoint of `step` is saved by now)."""
+    if interrupts.signum is not None:
+      raise TrainingInterrupted(
+          "interrupted (%s) at step %d, saved %s; rerun the same command to resume from it" %
+          (signal.Signals(interrupts.signum).name, step,
+           os.path.join(self.output_dir, "model.ckpt-%d" % step)), interrupts.signum)
+
+  def _train(self, dataset, num_train_steps, batch_size, init, evaluate_every, evaluate_fn,
+             interrupts):
     os.makedirs(self.output_dir, exist_ok=True)
     with self.strategy.scope():
       if not self.optimizer.built:
@@ -355,6 +421,7 @@ class Trainer(object):
         self._good_steps = tf.Variable(0, trainable=False, dtype=tf.int32, name="good_steps")
     step = self.restore_or_initialize(init)
     if step >= num_train_steps:
+      self._raise_if_interrupted(interrupts, step)
       logging.info("Skipping training since max_steps has already saved.")
       return {"global_step": step, "loss": None, "examples_per_second": None,
               "stopped_early": False}
@@ -368,7 +435,7 @@ class Trainer(object):
     last_saved = step
     last_loss = None
     stopped_early = False
-    while step < num_train_steps and not stopped_early:
+    while step < num_train_steps and not stopped_early and interrupts.signum is None:
       n = min(self.steps_per_loop, num_train_steps - step)
       for every in (self.save_checkpoints_steps, evaluate_every if evaluate_fn else 0):
         if every:
@@ -401,6 +468,8 @@ class Trainer(object):
       if self.save_checkpoints_steps and step % self.save_checkpoints_steps == 0:
         self.save()
         last_saved = step
+      if interrupts.signum is not None:
+        break  # no evaluation: the user wants the process to end
       if evaluate_fn and ((evaluate_every and step % evaluate_every == 0) or
                           step == num_train_steps):
         stopped_early = bool(evaluate_fn(step)) and step < num_train_steps
@@ -408,6 +477,7 @@ class Trainer(object):
           logging.info("Stopping early at step %d.", step)
     if last_saved != step:
       self.save()
+    self._raise_if_interrupted(interrupts, step)
     logging.info("Loss for final step: %s.", np.float32(last_loss))
     return {"global_step": step, "loss": last_loss,
             "examples_per_second": progress.examples_per_second(step),

@@ -449,4 +449,29 @@ class GenericProcessor(processor.DataProcessor):
           label, source_file=path, source_line=line))
     if not examples:
       raise DataError("%s: no examples in the file (only a header?)" % path)
+    self._warn_extra_columns(table, first, header, needed, sorted(set(required)))
     return examples
+
+  def _warn_extra_columns(self, table, first, header, needed, used):
+    """One warning for records with non-blank fields past the file's width: the
+    header's, or (no header) the one most records have; as the GLUE reader."""
+    if len(table.columns) <= needed:
+      return  # no record has a field past the ones read
+    if header is not None:
+      width, whose = max(needed, len(header)), "its header line"
+    else:
+      widths = np.zeros(len(table), dtype=np.int64)  # up to the last non-blank field
+      for c, column in enumerate(table.columns):
+        widths[np.fromiter((bool(f.strip()) for f in column), bool, len(column))] = c + 1
+      counts = np.bincount(widths[first:])
+      counts[0] = 0  # blank lines
+      width, whose = max(needed, int(counts.argmax())), "most of its rows"
+    extra = np.zeros(len(table), dtype=bool)
+    for column in table.columns[width:]:
+      extra |= np.fromiter((bool(f.strip()) for f in column), bool, len(column))
+    extra[:first] = False
+    wide = [table.lines[k] for k in np.flatnonzero(extra)]
+    if wide:
+      readers.warn_extra_columns(
+          table.path, wide, width, whose,
+          "only columns %s (0-based) are read" % ", ".join(map(str, used)), self.delimiter)

@@ -53,9 +53,19 @@ class Task(NamedTuple):
 
 
 def examples_from_rows(task_name, split, path, rows):
-  """The InputExamples of `rows` (from `readers.read_rows(path)`) laid out as `split`."""
+  """The InputExamples of `rows` (from `readers.read_rows(path)`) laid out as `split`.
+
+  Rows with more fields than the file's layout (warn_extra_columns) are read as
+  the original reads them, by column index, with one warning per file.
+  """
   rename = dict(split.rename)
   examples = []
+  # A row may have as many fields as the header line (MNLI and XNLI have more
+  # columns than they read), or as the layout when there is no header.
+  width = split.columns
+  if split.header and rows:
+    width = max(width, len(rows[0][1]))
+  wide = []
   for i, (line, row) in enumerate(rows):
     if split.header and i == 0:
       continue
@@ -65,12 +75,18 @@ def examples_from_rows(task_name, split, path, rows):
       if row[column] != value:
         continue
     _need(task_name, split, path, line, row, split.columns)
+    if len(row) > width and any(field.strip() for field in row[width:]):
+      wide.append(line)
     label = split.label if isinstance(split.label, str) else row[split.label]
     label = rename.get(label, label)
     guid = "%s-%s" % (split.set_type, i if split.guid is None else row[split.guid])
     text_b = None if split.text_b is None else row[split.text_b]
     examples.append(InputExample(guid, row[split.text_a], text_b, label,
                                  source_file=path, source_line=line))
+  if wide:
+    whose = "its header line" if split.header else "task %s's layout" % task_name
+    readers.warn_extra_columns(path, wide, width, whose,
+                               "task %s reads %s" % (task_name, split.layout))
   return examples
 
 

@@ -186,8 +186,7 @@ def extract_features(input_file, output_file, config, init_checkpoint, vocab_fil
                  "max_position_embeddings %d)", max_seq_length, settings.DEFAULT_MAX_SEQ_LENGTH,
                  config.max_position_embeddings)
   check_layers(layer_indexes, config.num_hidden_layers)
-  tokenizer = settings.load_tokenizer(vocab_file, do_lower_case, config, bert_config_file,
-                                      needed=())
+  tokenizer = settings.load_tokenizer(vocab_file, do_lower_case, config, bert_config_file)
   remote = "://" in output_file  # gs:// etc.: written in place through tf.io.gfile
   if not remote:
     output_file = os.path.abspath(output_file)

@@ -17,7 +17,7 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from bert_tf import forward, modeling, restore
+from bert_tf import forward, modeling, restore, tokenization
 from bert_tf.data.features import pair_layout
 from bert_tf.inference import settings, text_input
 from bert_tf.inference.settings import InputError
@@ -74,7 +74,7 @@ class MaskedLM(object):
     self.bert_config_file = bert_config_file
     self.tokenizer = settings.load_tokenizer(vocab_file, do_lower_case, self.config,
                                              bert_config_file,
-                                             needed=("[CLS]", "[SEP]", MASK_TOKEN))
+                                             needed=tokenization.MASKED_LM_TOKENS)
     self.max_seq_length = settings.model_length(self.config, max_seq_length)
     prefix = restore.check_masked_lm_head(init_checkpoint)
     self.checkpoint = prefix

@@ -55,7 +55,7 @@ def check_pairs(config, bert_config_file, first_pair):
 
 
 def load_tokenizer(vocab_file, do_lower_case, config, bert_config_file,
-                   needed=("[CLS]", "[SEP]")):
+                   needed=tokenization.SPECIAL_TOKENS):
   """FullTokenizer of `vocab_file`, checked against config.vocab_size and for the
   `needed` special tokens."""
   return tokenization.load_tokenizer(vocab_file, do_lower_case, config.vocab_size,

@@ -19,6 +19,7 @@ import sys
 import tensorflow as tf
 
 from bert_tf import tokenization
+from bert_tf.data import readers
 from bert_tf.inference.settings import InputError
 
 TextInput = collections.namedtuple("TextInput", ["text_a", "text_b", "line"])
@@ -54,6 +55,7 @@ def parse_lines(lines, source="<stdin>"):
 def read_input_lines(input_file=None, stdin=None):
   """TextInputs of `input_file` ("-" or None: `stdin`, default sys.stdin)."""
   if input_file and input_file != "-":
+    readers.check_text_file(input_file, InputError)  # a gzip file: say so, not "not UTF-8"
     try:
       with open(input_file, "r", encoding="utf-8", newline="") as f:
         lines = f.read().split("\n")
@@ -71,6 +73,7 @@ def read_input_lines(input_file=None, stdin=None):
     stdin = sys.stdin
   data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read()
   if isinstance(data, bytes):
+    readers.check_text_file("<stdin>", InputError, head=data[:readers.TEXT_SNIFF_BYTES])
     try:
       data = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -138,6 +141,7 @@ def read_examples(input_file):
     raise ValueError("%s: cannot read the file (Permission denied)" % input_file)
   if not data.strip():
     raise ValueError("%s: file is empty, no text to extract features for%s" % (input_file, what))
+  readers.check_text_file(input_file, ValueError, head=data[:readers.TEXT_SNIFF_BYTES])
   lines = data.split(b"\n")
   if lines and lines[-1] == b"":
     lines.pop()  # the text after the last "\n" is not a line when empty

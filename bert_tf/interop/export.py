@@ -57,8 +57,8 @@ def export_model(format, bert_config_file, init_checkpoint, vocab_file, do_lower
       ("--init_checkpoint", init_checkpoint), ("--vocab_file", vocab_file),
       ("--bert_config_file", bert_config_file)))
   config = BertConfig.from_json_file(bert_config_file)
-  tokenization.check_vocab_size(tokenization.load_vocab(vocab_file), config.vocab_size,
-                                vocab_file, bert_config_file)
+  tokenization.check_vocab(tokenization.read_vocab_tokens(vocab_file), vocab_file,
+                           vocab_size=config.vocab_size, bert_config_file=bert_config_file)
   ckpt = checkpoints.resolve_checkpoint(init_checkpoint)
   if format == "classifier":
     if max_seq_length is None:

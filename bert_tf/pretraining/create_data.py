@@ -33,6 +33,7 @@ import random
 from absl import logging
 
 from bert_tf import tokenization
+from bert_tf.data import readers
 from bert_tf.pretraining import corpus
 from bert_tf.pretraining import reference
 from bert_tf.pretraining import records
@@ -66,10 +67,13 @@ def run(input_file, output_file, vocab_file, do_lower_case=True,
   if max_seq_length < 5:
     raise InputError("--max_seq_length=%d leaves no room for two segments "
                      "(need >= 5)" % max_seq_length)
-  tokenizer = tokenization.FullTokenizer(
-      vocab_file=vocab_file, do_lower_case=do_lower_case)
+  # The vocab is checked first (a repeated token, no [MASK], ...: one line).
+  tokenizer = tokenization.load_tokenizer(vocab_file, do_lower_case,
+                                          needed=tokenization.MASKED_LM_TOKENS)
   vocabulary = IdVocabulary(tokenizer.vocab)
   input_files = expand_input_patterns(input_file)
+  for path in input_files:  # a gzip file: say so, not "not valid UTF-8"
+    readers.check_text_file(path, InputError)
   output_files = split_output_files(output_file)
 
   logging.info("*** Reading from input files ***")

@@ -1,5 +1,6 @@
 """Tokenizer parity with the original google-research/bert FullTokenizer."""
 import json
+import logging
 import os
 
 import pytest
@@ -138,3 +139,86 @@ def test_batch_to_ids_gives_none_for_a_piece_missing_from_the_vocab(tmp_path):
   tok = tokenization.FullTokenizer(_toy_vocab(tmp_path, ["a", "##b", "."]))
   assert tok.tokenize_to_ids_batch(["ab .", "ab c", "", "\u00e9", "A."]) == [
       [0, 1, 2], None, [], None, [0, 2]]
+
+
+# ------------------------------------------------------------------ check_vocab (issue 17 item 4)
+
+_GOOD = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "##s"]
+
+
+def _vocab_file(tmp_path, tokens, name="vocab.txt"):
+  path = tmp_path / name
+  path.write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
+  return str(path)
+
+
+def _check(path, **kw):
+  return tokenization.check_vocab(tokenization.read_vocab_tokens(path), path, **kw)
+
+
+def test_check_vocab_accepts_a_good_vocab_and_keeps_the_original_ids(tmp_path, caplog):
+  path = _vocab_file(tmp_path, _GOOD)
+  _check(path, needed=tokenization.MASKED_LM_TOKENS, vocab_size=len(_GOOD),
+         bert_config_file="bert_config.json")
+  assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+  tok = tokenization.load_tokenizer(path, True, len(_GOOD), "bert_config.json")
+  assert tok.vocab == {t: i for i, t in enumerate(_GOOD)}
+  # Blank lines keep their ids (never looked up) and are not duplicates of each other.
+  path = _vocab_file(tmp_path, _GOOD[:5] + ["", ""] + _GOOD[5:] + ["", ""])
+  _check(path, vocab_size=len(_GOOD) + 2, bert_config_file="c.json")  # trailing blanks: no id
+  assert tokenization.load_vocab(path)["the"] == 7
+
+
+def test_check_vocab_refuses_a_repeated_token_naming_both_lines(tmp_path):
+  path = _vocab_file(tmp_path, _GOOD + ["dog", "cat", "the"])
+  with pytest.raises(ValueError) as e:
+    _check(path)
+  assert str(e.value) == (
+      "%s line 10: the token 'cat' is also on line 7 (and 1 more repeated lines); the original "
+      "silently gives a repeated token the id of its last line, so the checkpoint's other row "
+      "for it is never used. Use the vocab.txt that came with the checkpoint (or, for a vocab "
+      "of your own, delete the repeated line)" % path)
+  # Tokens are compared after strip(), as the original reads them.
+  path = _vocab_file(tmp_path, _GOOD + ["cat  "])
+  with pytest.raises(ValueError, match="line 9: the token 'cat' is also on line 7"):
+    _check(path)
+
+
+@pytest.mark.parametrize("missing, needed", [
+    ("[UNK]", tokenization.SPECIAL_TOKENS), ("[CLS]", tokenization.SPECIAL_TOKENS),
+    ("[SEP]", tokenization.SPECIAL_TOKENS), ("[MASK]", tokenization.MASKED_LM_TOKENS)])
+def test_check_vocab_refuses_a_missing_special_token(tmp_path, missing, needed):
+  path = _vocab_file(tmp_path, [t for t in _GOOD if t != missing])
+  with pytest.raises(ValueError) as e:
+    _check(path, needed=needed)
+  assert str(e.value).startswith("%s: no %s line in the vocab; this script needs it" %
+                                 (path, missing))
+  _check(path, needed=[t for t in needed if t != missing])  # a script that does not need it
+
+
+def test_check_vocab_without_pad_warns(tmp_path, caplog):
+  path = _vocab_file(tmp_path, _GOOD[1:])
+  _check(path)
+  warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+  assert warnings == ["%s has no [PAD] line. This runs (padding is id 0, as in the original), "
+                      "but BERT's vocab files have [PAD] on line 1: if it was deleted, every id "
+                      "is shifted by one against the checkpoint." % path]
+
+
+def test_check_vocab_size_counts_ids_not_distinct_tokens(tmp_path, caplog):
+  path = _vocab_file(tmp_path, _GOOD + ["dog", "bird"])
+  with pytest.raises(ValueError) as e:
+    _check(path, vocab_size=8, bert_config_file="c.json")
+  assert str(e.value) == (
+      "%s has 10 tokens but c.json says vocab_size = 8: ids past 7 would index outside the "
+      "embedding table (NaN/garbage, google-research/bert #82); line 9 ('dog') is the first of "
+      "them. Use the vocab.txt that came with the checkpoint." % path)
+  # Shorter (a padded vocab size): runs, and the warning counts the file's ids.
+  path = _vocab_file(tmp_path, _GOOD + [""] * 3 + ["dog"])
+  _check(path, vocab_size=16, bert_config_file="c.json")
+  warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+  assert warnings == [
+      "%s has 12 tokens, 4 fewer than vocab_size = 16 in c.json: the last 4 row(s) of the "
+      "embedding table are never used. That is normal for a vocab size padded to a round "
+      "number; but if lines were deleted from the vocab.txt the checkpoint was trained with, "
+      "every id after them is shifted: use that file." % path]
