@@ -339,9 +339,9 @@ def _short(value):
 
 
 def record_differences(recorded, current, keys):
-  """["key: recorded -> current", ...] for the `keys` both records have and that differ.
+  """["key recorded -> current", ...] for the `keys` both records have and that differ.
 
-  A dict value (bert_config) is compared key by key ("bert_config.num_hidden_layers: 2 ->
+  A dict value (bert_config) is compared key by key ("bert_config.num_hidden_layers 2 ->
   1").  A key only one side has is not a difference (a record from an older version).
   """
   out = []
@@ -352,9 +352,9 @@ def record_differences(recorded, current, keys):
     if isinstance(old, dict) and isinstance(new, dict):
       for sub in sorted(set(old) | set(new)):
         if old.get(sub) != new.get(sub):
-          out.append("%s.%s: %s -> %s" % (key, sub, _short(old.get(sub)), _short(new.get(sub))))
+          out.append("%s.%s %s -> %s" % (key, sub, _short(old.get(sub)), _short(new.get(sub))))
     elif old != new:
-      out.append("%s: %s -> %s" % (key, _short(old), _short(new)))
+      out.append("%s %s -> %s" % (key, _short(old), _short(new)))
   return out
 
 
@@ -380,7 +380,7 @@ def check_resume(output_dir, current, keys, allow_mismatch=False, checkpoint=Non
                     "(--allow_resume_mismatch)", where, text)
     return differences
   raise ValueError(
-      "%s: --output_dir holds a checkpoint of a run started with other settings (%s, recorded "
-      "in %s); pass a new --output_dir to start over, the recorded settings to continue it, or "
+      "%s: --output_dir holds the checkpoint of a run started with other settings (then -> "
+      "now: %s; recorded in %s); pass a new --output_dir to start over, the recorded settings to continue it, or "
       "--allow_resume_mismatch to continue anyway" %
       (where, text, os.path.join(output_dir, RUN_RECORD)))
