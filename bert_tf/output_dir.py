@@ -216,9 +216,7 @@ def owned(output_dir, lock=True, export_dir=None):
 _PID_TEMPORARY = (re.compile(r"^\.tmp-(\d+)-model\.ckpt-\d+\..+$"),
                   re.compile(r"^.+\.tmp-(\d+)-[0-9a-f]{8}$"),
                   re.compile(r"^.+\.tmp-(\d+)$"))
-_PLAIN_TEMPORARY = ("run_config.json.tmp", "eval_results.txt.tmp", "test_results.tsv.tmp",
-                    "predictions.json.tmp", "nbest_predictions.json.tmp",
-                    "null_odds.json.tmp")
+_PLAIN_TEMPORARY = ("run_config.json.tmp", "eval_results.txt.tmp", "test_results.tsv.tmp")
 _EXPORT_TEMPORARY = re.compile(r"^\.(.+)\.tmp-[a-z0-9_]{8}(\.old)?$")
 # Subdirectories of an output_dir that our runs write into (run_classifier's best/).
 _OWN_SUBDIRS = ("best",)
