@@ -28,7 +28,7 @@ import pytest
 
 from bert_tf import output_dir
 from helpers import FIXTURES, ROOT
-from e2e_testing import (CKPT, CONFIG, MRPC, PY_LOG_LINE, classifier_cmd, copy_run, error_line,
+from e2e_testing import (CKPT, CONFIG, PY_LOG_LINE, classifier_cmd, copy_run, error_line,
                          run_script, script_env, snapshot)
 from test_reliability import _pretraining_cmd, _write_pretraining_records
 
