@@ -11,6 +11,13 @@ pre-training's cls/predictions) are looked for in the `.index` before any
 model is built, so a pre-trained or fine-tuned checkpoint given to the wrong
 tool fails at once with MissingHeadError.
 
+A run's own checkpoints (the newest `model.ckpt-N` of its output_dir, resumed
+or evaluated) must fit the model exactly, as the original's Saver restore
+required: a checkpoint variable of the model's own scopes (bert/..., cls/...,
+output_weights) that the model lacks, or a model variable the checkpoint lacks,
+is a CheckpointError (`check_resume`), e.g. a bert_config.json with fewer
+layers; `--init_checkpoint` keeps the original's name-matched partial load.
+
 Everything takes plain arguments: the model's variables as
 {original_name: variable} (`model.original_variables()`), a checkpoint path as
 the user typed it, and what the model is (for the messages).
@@ -62,15 +69,17 @@ def restore(variables, checkpoint, what=None, log=False, lacks=None):
   return prefix, restored
 
 
-def classifier_outputs_of(checkpoint):
+def classifier_outputs_of(checkpoint, required=True):
   """K, the number of outputs of a fine-tuned checkpoint's `output_weights` [K,H].
 
   Raises MissingHeadError for a checkpoint without the classifier head (a
-  pre-trained one).
+  pre-trained one), or returns None for it when not `required`.
   """
   prefix, reader = checkpoints.open_checkpoint(checkpoint)
   shapes = reader.get_variable_to_shape_map()
   if "output_weights" not in shapes:
+    if not required:
+      return None
     raise MissingHeadError(
         "%s: checkpoint has no classifier head (output_weights/output_bias); predict needs a "
         "checkpoint fine-tuned by run_classifier.py, not a pre-trained one" % prefix)
@@ -107,15 +116,69 @@ def checkpoint_initializer(init_checkpoint):
   return init
 
 
-def check_checkpoints(variables, output_dir, init_checkpoint):
+def _is_slot(name):
+  return name.endswith("/adam_m") or name.endswith("/adam_v")
+
+
+def _scopes(variables):
+  """The model's own scopes: the first component of each name (bert, cls), and the
+  top-level names themselves (output_weights, output_bias)."""
+  return {name.split("/", 1)[0] for name in variables}
+
+
+def fit(variables, checkpoint):
+  """(unused, missing): the checkpoint's variables of the model's own scopes that the model
+  lacks, and the model's variables the checkpoint lacks; optimizer slots and global_step
+  aside.  Reads only the `.index`."""
+  _, reader = checkpoints.open_checkpoint(checkpoint)
+  names = {n for n in reader.get_variable_to_shape_map() if not _is_slot(n)}
+  scopes = _scopes(variables)
+  unused = sorted(n for n in names - set(variables) if n.split("/", 1)[0] in scopes)
+  missing = sorted(set(variables) - names)
+  return unused, missing
+
+
+def _some(names):
+  return "%s%s" % (", ".join(names[:3]), ", ..." if len(names) > 3 else "")
+
+
+def check_resume(variables, output_dir, allow_mismatch=False):
+  """The newest checkpoint of output_dir (resumed or evaluated) fits the model: same shapes,
+  and no variable of the model's scopes only on one side (a bert_config.json with fewer or
+  more layers, another head).  CheckpointError listing them, or a WARNING when
+  allow_mismatch (then what fits is loaded, the rest keeps its initial value).  Returns
+  the checkpoint prefix, or None when output_dir has none."""
+  latest = latest_in(output_dir)
+  if not latest:
+    return None
+  check(variables, latest)
+  unused, missing = fit(variables, latest)
+  if not unused and not missing:
+    return latest
+  parts = []
+  if unused:
+    parts.append("%d of its variables are not in the model (%s)" % (len(unused), _some(unused)))
+  if missing:
+    parts.append("%d variables of the model are not in it (%s)" % (len(missing), _some(missing)))
+  if allow_mismatch:
+    logging.warning("%s does not fit the model: %s; loading only what fits "
+                    "(--allow_resume_mismatch)", latest, "; ".join(parts))
+    return latest
+  raise checkpoints.CheckpointError(
+      "%s: the checkpoint in --output_dir does not fit the model: %s; it was written with "
+      "another bert_config.json or task. Pass the same settings to continue it, a new "
+      "--output_dir to start over, or --allow_resume_mismatch to load only what fits" %
+      (latest, "; ".join(parts)))
+
+
+def check_checkpoints(variables, output_dir, init_checkpoint, allow_mismatch=False):
   """Before any file is written: the checkpoints a run will read exist and fit the model
-  (the original's init_from_checkpoint in model_fn failed even when resuming).
+  (the original's init_from_checkpoint in model_fn failed even when resuming): the
+  init_checkpoint's shapes, and output_dir's newest checkpoint exactly (check_resume).
   init_checkpoint: a checkpoint path or None (e.g. weights from a TF Hub module)."""
   if init_checkpoint:
     check(variables, init_checkpoint)
-  latest = latest_in(output_dir)
-  if latest:
-    check(variables, latest)
+  check_resume(variables, output_dir, allow_mismatch)
 
 
 def load_for_inference(variables, output_dir, init=None):

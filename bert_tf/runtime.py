@@ -15,6 +15,7 @@ This module imports no TensorFlow.
 """
 
 import dataclasses
+import math
 import os
 from typing import Optional
 
@@ -58,6 +59,12 @@ _HELP = {
     "trim_padding": ("[bert_tf] Cut each batch to its longest real sequence (rounded up to a "
                      "multiple of 16) before the model. Exact: padded keys are masked, so results "
                      "do not change; only wasted work goes. Ignored on TPU (fixed shapes)."),
+    "allow_resume_mismatch": (
+        "[bert_tf] Continue the checkpoint in --output_dir even though it was made by a run "
+        "started with other settings (task, labels, bert_config.json, vocab, casing, "
+        "max_seq_length; see output_dir/run_config.json) or does not fit the model: what "
+        "fits is loaded, the rest starts from its initial value. Without it such a resume "
+        "is refused."),
 }
 
 LR_SCHEDULES = ("original", "intended")
@@ -86,6 +93,17 @@ class RuntimeOptions:
   dtype: str = "float32"             # compute dtype: float32, bfloat16 or float16 (mixed)
   distribution: str = "auto"
   trim_padding: bool = True          # skip padded positions (exact); off on TPU (fixed shapes)
+  allow_resume_mismatch: bool = False  # continue an output_dir's checkpoint made otherwise
+
+  def check(self):
+    """The numeric options' ranges (check_flag): one-line ValueError naming the flag."""
+    check_flag("save_checkpoints_steps", self.save_checkpoints_steps, minimum=1)
+    check_flag("gradient_accumulation_steps", self.gradient_accumulation_steps, minimum=1)
+    if self.use_tpu:
+      check_flag("iterations_per_loop", self.iterations_per_loop, minimum=1)
+      check_flag("num_tpu_cores", self.num_tpu_cores, minimum=1)
+    if self.seed is not None:
+      check_flag("seed", self.seed, minimum=0, maximum=2 ** 32 - 1)
 
   @property
   def trim(self):
@@ -144,11 +162,36 @@ def define_runtime_flags(module_name, help_texts=None, flag_values=flags.FLAGS):
   flags.DEFINE_enum("dtype", "float32", list(DTYPES), text["dtype"], **kw)
   flags.DEFINE_enum("distribution", "auto", list(DISTRIBUTIONS), text["distribution"], **kw)
   flags.DEFINE_bool("trim_padding", True, text["trim_padding"], **kw)
+  flags.DEFINE_bool("allow_resume_mismatch", False, text["allow_resume_mismatch"], **kw)
 
 
 def runtime_options_from_flags(flag_values=flags.FLAGS):
   """The parsed runtime flags as RuntimeOptions."""
   return RuntimeOptions(**{name: flag_values[name].value for name in FIELDS})
+
+
+def check_flag(name, value, minimum=None, maximum=None, above=None, why=""):
+  """A numeric flag's range, checked before any work: ValueError
+  "--name=value: must be ... [why]" otherwise (also for NaN/Inf).
+
+  minimum/maximum: inclusive bounds; above: an exclusive lower bound.  why: what the
+  flag is for, appended to the message ("the examples per training step").
+  """
+  bad = isinstance(value, float) and not math.isfinite(value)
+  needs = []
+  if above is not None:
+    needs.append("> %s" % (above,))
+    bad = bad or not value > above
+  if minimum is not None:
+    needs.append(">= %s" % (minimum,))
+    bad = bad or not value >= minimum
+  if maximum is not None:
+    needs.append("<= %s" % (maximum,))
+    bad = bad or not value <= maximum
+  if bad:
+    raise ValueError("--%s=%s: must be %s%s" % (
+        name, value, ("a finite number " if isinstance(value, float) else "") +
+        " and ".join(needs), "; " + why if why else ""))
 
 
 def configure_process():

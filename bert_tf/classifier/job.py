@@ -8,7 +8,6 @@ worked out once into a `Resolved`.
 """
 
 import dataclasses
-import json
 import os
 import time
 from typing import Any, Callable, Optional
@@ -25,7 +24,7 @@ from bert_tf.data.features import example_label_id, make_label_map
 from bert_tf.data.pipeline import make_dataset
 from bert_tf.data.records import file_based_convert_examples_to_features
 from bert_tf.data.tasks import get_processor
-from bert_tf.runtime import RuntimeOptions
+from bert_tf.runtime import RuntimeOptions, check_flag
 
 
 @dataclasses.dataclass
@@ -77,12 +76,39 @@ class Resolved:
   init: Optional[Callable[[dict], None]]
 
 
+def check_flags(job):
+  """The numeric flags' ranges, before any work (one line naming the flag).  Only the
+  flags this run uses are checked (a predict-only run ignores --train_batch_size)."""
+  check_flag("max_seq_length", job.max_seq_length, minimum=3,
+             why="room for [CLS], [SEP] and at least one token")
+  if job.do_train:
+    check_flag("train_batch_size", job.train_batch_size, minimum=1,
+               why="the examples per training step")
+    check_flag("num_train_epochs", job.num_train_epochs, above=0,
+               why="with --do_train there must be something to train, e.g. "
+                   "--num_train_epochs=3")
+    check_flag("learning_rate", job.learning_rate, above=0, why="e.g. --learning_rate=2e-5")
+    check_flag("warmup_proportion", job.warmup_proportion, minimum=0, maximum=1,
+               why="the fraction of the training steps that warm up, e.g. 0.1")
+    check_flag("eval_every_steps", job.eval_every_steps, minimum=0, why="0 = off")
+    check_flag("early_stopping_patience", job.early_stopping_patience, minimum=0,
+               why="0 = off")
+  if job.do_eval or (job.do_train and (job.eval_every_steps or job.eval_every_epoch)):
+    check_flag("eval_batch_size", job.eval_batch_size, minimum=1,
+               why="the examples per evaluation step")
+  if job.do_predict:
+    check_flag("predict_batch_size", job.predict_batch_size, minimum=1,
+               why="the examples per prediction step")
+  job.runtime.check()
+
+
 def resolve(job):
   """The original main's checks, in the original order, and what the run uses.
 
   With a TF Hub module (as run_classifier_with_tfhub.py) the config, vocab and
   casing come from the module and vocab_file / bert_config_file /
-  init_checkpoint / do_lower_case are ignored.
+  init_checkpoint / do_lower_case are ignored.  Reads, writes nothing (the
+  output_dir is created and locked by `run`).
   """
   encoder = None
   vocab_file, do_lower_case = job.vocab_file, job.do_lower_case
@@ -112,8 +138,9 @@ def resolve(job):
         ("--init_checkpoint", job.init_checkpoint), ("--vocab_file", vocab_file),
         ("--bert_config_file", job.bert_config_file),
         ("--bert_hub_module_handle", job.bert_hub_module_handle)))
-  output_dir.prepare(job.output_dir)
-  processor = get_processor(job.task_name.lower(), **job.generic_options)
+  # label_list.txt (tsv/csv tasks) is written by `run` once every check has passed.
+  processor = get_processor(job.task_name.lower(),
+                            **dict(job.generic_options, defer_label_list=True))
   return Resolved(config=config, processor=processor, vocab_file=vocab_file,
                   do_lower_case=do_lower_case, init_checkpoint=init_checkpoint, init=init)
 
@@ -175,8 +202,20 @@ def _predict_fn(model, num_labels):
 
 
 def run(job):
-  """Runs the job; returns {"train": ..., "eval": metrics or None, "predict": path or None}."""
+  """Runs the job; returns {"train": ..., "eval": metrics or None, "predict": path or None}.
+
+  Every check that can be made before writing is made before writing: the flags, the
+  config, the data and labels, the vocab, the checkpoints (read in full) and, when
+  output_dir already holds a checkpoint, that it was made by a run started with the same
+  settings (run_config.json).  The run owns output_dir (a lock) from start to end.
+  """
+  check_flags(job)
   resolved = resolve(job)
+  with output_dir.owned(job.output_dir, lock=training.is_chief(), export_dir=job.export_dir):
+    return _run(job, resolved)
+
+
+def _run(job, resolved):
   rt = job.runtime
   config, processor = resolved.config, resolved.processor
   if rt.seed is not None:
@@ -188,16 +227,30 @@ def run(job):
                                          config.vocab_size, job.bert_config_file)
   examples = _read_examples(job, processor, label_list)
   strategy = rt.strategy()
+  record = _run_record(job, resolved, label_list, is_regression)
   results = {"train": None, "eval": None, "predict": None}
 
   if job.do_train:
     train_examples = examples["train"]
     num_train_steps = int(len(train_examples) / job.train_batch_size * job.num_train_epochs)
     num_warmup_steps = int(num_train_steps * job.warmup_proportion)
+    if num_train_steps < 1:
+      raise ValueError(
+          "--num_train_epochs=%s with %d training examples and --train_batch_size=%d gives 0 "
+          "training steps; pass more epochs or a smaller batch size" %
+          (job.num_train_epochs, len(train_examples), job.train_batch_size))
     model, optimizer = _build(job, config, num_labels, strategy, num_train_steps, num_warmup_steps)
-    restore.check_checkpoints(model.original_variables(), job.output_dir,
-                               resolved.init_checkpoint)
-    _write_run_config(job, resolved, label_list, is_regression)
+    variables = model.original_variables()
+    latest = _check_checkpoints(job, resolved, variables, record, label_list, training_run=True)
+    init = resolved.init
+    if latest is None and init is not None:
+      # The initial weights are read in full now, so that a truncated or damaged
+      # --init_checkpoint fails before anything is written; the trainer then has
+      # nothing left to load.
+      init(variables)
+      init = None
+    _write_label_list(processor)
+    output_dir.write_record(job.output_dir, record)
     train_file = os.path.join(job.output_dir, "train.tf_record")
     file_based_convert_examples_to_features(
         train_examples, label_list, job.max_seq_length, tokenizer, train_file)
@@ -209,7 +262,7 @@ def run(job):
         train_file, job.max_seq_length, job.train_batch_size, is_training=True,
         drop_remainder=True, is_regression=is_regression, seed=rt.seed)
     trainer = training.Trainer(
-        strategy, model, model.original_variables(), optimizer, _loss_fn(model, num_labels),
+        strategy, model, variables, optimizer, _loss_fn(model, num_labels),
         job.output_dir, save_checkpoints_steps=rt.save_checkpoints_steps,
         steps_per_loop=rt.steps_per_loop,
         gradient_accumulation_steps=rt.gradient_accumulation_steps, use_xla=rt.use_xla,
@@ -225,7 +278,7 @@ def run(job):
       logging.info("Skipping training: early stopping ended it before (%s).", stop_marker)
     else:
       results["train"] = trainer.train(dataset, num_train_steps, job.train_batch_size,
-                                       init=resolved.init,
+                                       init=init,
                                        evaluate_every=every, evaluate_fn=evaluate_fn)
       if results["train"]["stopped_early"]:
         with open(stop_marker, "w", encoding="utf-8") as f:
@@ -234,8 +287,12 @@ def run(job):
   if job.do_eval or job.do_predict or job.export_dir:
     model, _ = _build(job, config, num_labels, strategy)
     variables = model.original_variables()
-    restore.check_checkpoints(variables, job.output_dir, resolved.init_checkpoint)
+    latest = _check_checkpoints(job, resolved, variables, record, label_list,
+                                training_run=False)
+    _warn_if_random_head(job, resolved, latest)
+    # Reads every weight (a damaged checkpoint fails here, before eval/predict write).
     global_step = restore.load_for_inference(variables, job.output_dir, resolved.init)
+    _write_label_list(processor)
     loop = forward.Forward(_predict_fn(model, num_labels), strategy=strategy, trim=rt.trim,
                            use_xla=rt.use_xla)
 
@@ -268,6 +325,88 @@ def run(job):
   return results
 
 
+# What must agree between the run that wrote output_dir's checkpoints and a run that
+# continues (trains) them or uses them (eval/predict: the input length may differ).
+RESUME_KEYS = ("task_name", "label_list", "bert_config", "vocab_sha256", "do_lower_case",
+               "max_seq_length")
+USE_KEYS = ("task_name", "label_list", "bert_config", "vocab_sha256", "do_lower_case")
+
+
+def _comparable(record):
+  out = dict(record)
+  if isinstance(out.get("task_name"), str):
+    out["task_name"] = out["task_name"].lower()  # --task_name is case-insensitive
+  return out
+
+
+def _check_checkpoints(job, resolved, variables, record, label_list, training_run):
+  """Every check of the checkpoints this run reads, before anything is written; returns
+  output_dir's newest checkpoint (None when there is none).
+
+  --init_checkpoint: its head fits the labels and its shapes the model (name-matched, as
+  the original).  output_dir's newest checkpoint: made by a run started with the same
+  settings (run_config.json), its head fits the labels, and it fits the model exactly
+  (restore.check_resume).  --allow_resume_mismatch turns the last two into warnings.
+  """
+  allow = job.runtime.allow_resume_mismatch
+  num_outputs = int(variables["output_bias"].shape[0])
+  if resolved.init_checkpoint:
+    _check_head(resolved.init_checkpoint, num_outputs, label_list, job, "--init_checkpoint")
+    restore.check(variables, resolved.init_checkpoint)
+  latest = restore.latest_in(job.output_dir)
+  if latest:
+    output_dir.check_resume(job.output_dir, record, RESUME_KEYS if training_run else USE_KEYS,
+                            allow_mismatch=allow, checkpoint=latest, normalize=_comparable)
+    _check_head(latest, num_outputs, label_list, job, "--output_dir")
+    restore.check_resume(variables, job.output_dir, allow)
+  return latest
+
+
+def _check_head(checkpoint, num_outputs, label_list, job, where):
+  """A fine-tuned checkpoint's classifier head has as many outputs as the task has labels
+  (one for regression); said in terms of labels, not of variable shapes."""
+  outputs = restore.classifier_outputs_of(checkpoint, required=False)
+  if outputs is None or outputs == num_outputs:
+    return
+  prefix = checkpoints.resolve_checkpoint(checkpoint)
+  what = ("1 output (regression)" if num_outputs == 1 else
+          "%d labels %s" % (num_outputs, [str(l) for l in label_list]))
+  raise checkpoints.CheckpointError(
+      "%s: the checkpoint's classifier head (output_weights) has %d outputs but task %s has "
+      "%s; %s" % (prefix, outputs, job.task_name, what,
+                  "pass a pre-trained checkpoint (bert_model.ckpt) or one fine-tuned on the same "
+                  "labels" if where == "--init_checkpoint" else
+                  "it was trained on other labels: pass a new --output_dir, or the task and "
+                  "labels it was trained with"))
+
+
+def _warn_if_random_head(job, resolved, latest):
+  """A WARNING when eval/predict/export will use an untrained classifier head: the weights
+  come from a checkpoint (or TF Hub module) without output_weights/output_bias."""
+  source = latest or resolved.init_checkpoint
+  if source:
+    if restore.classifier_outputs_of(source, required=False) is not None:
+      return
+    what = checkpoints.resolve_checkpoint(source)
+  elif job.bert_hub_module_handle:
+    what = "the TF Hub module %s" % job.bert_hub_module_handle
+  else:
+    return  # no weights at all: load_for_inference says so
+  uses = [name for name, on in (("evaluation", job.do_eval), ("prediction", job.do_predict),
+                                ("the export", bool(job.export_dir))) if on]
+  logging.warning("%s has no classifier head (output_weights/output_bias): %s use%s a random, "
+                  "untrained head, so the results are meaningless; fine-tune first (--do_train "
+                  "into this --output_dir), or pass a checkpoint fine-tuned by run_classifier.py",
+                  what, " and ".join(uses), "s" if len(uses) == 1 else "")
+
+
+def _write_label_list(processor):
+  """label_list.txt of a tsv/csv task, which `resolve` deferred until the checks passed."""
+  write = getattr(processor, "write_label_list", None)
+  if write is not None:
+    write()
+
+
 _SPLIT_TITLES = {"eval": "***** Running evaluation *****",
                  "predict": "***** Running prediction*****"}  # sic, the original's lines
 
@@ -293,20 +432,25 @@ def _run_split(job, split, examples, batch_size, label_list, tokenizer, is_regre
   return out, num_actual, time.time() - t0
 
 
-def _write_run_config(job, resolved, label_list, is_regression):
-  """output_dir/run_config.json: what predict.py needs to rebuild the features and labels."""
-  config = {"task_name": job.task_name,
-            "bert_config_file": os.path.abspath(job.bert_config_file) if job.bert_config_file else None,
+def _run_record(job, resolved, label_list, is_regression):
+  """What this run was started with, for output_dir/run_config.json: predict.py reads the
+  settings it needs to rebuild the features and labels from it (task_name,
+  bert_config_file, vocab_file, do_lower_case, max_seq_length, label_list), and the next
+  run into output_dir compares it (RESUME_KEYS: also the config's contents and the
+  vocab's sha256) before it continues the checkpoints."""
+  record = {"script": "run_classifier.py",
+            "task_name": job.task_name,
+            "bert_config_file": (os.path.abspath(job.bert_config_file)
+                                 if job.bert_config_file else None),
+            "bert_config": resolved.config.to_dict(),
             "vocab_file": os.path.abspath(resolved.vocab_file),
+            "vocab_sha256": output_dir.file_sha256(resolved.vocab_file),
             "do_lower_case": bool(resolved.do_lower_case),
             "max_seq_length": int(job.max_seq_length),
             "label_list": [] if is_regression else [str(l) for l in label_list]}
   if job.bert_hub_module_handle:
-    config["bert_hub_module_handle"] = job.bert_hub_module_handle
-  path = os.path.join(job.output_dir, "run_config.json")
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    json.dump(config, f, indent=2, sort_keys=True)
-  os.replace(path + ".tmp", path)
+    record["bert_hub_module_handle"] = job.bert_hub_module_handle
+  return record
 
 
 def _evaluator(job, strategy, model, num_labels, is_regression, processor, label_list, tokenizer):

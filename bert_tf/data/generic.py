@@ -263,12 +263,15 @@ class GenericProcessor(processor.DataProcessor):
     output_dir: where label_list.txt is read from / written to.
     labels: an explicit label list (list or comma-separated string).
     is_regression: labels are float scores; get_labels() is [None].
+    defer_label_list: get_labels() does not write label_list.txt; the caller
+      does, with write_label_list(), once every check before writing passed.
   """
 
   def __init__(self, delimiter="\t", text_a_column=0, text_b_column=None,
                label_column=1, has_header=True, guid_column=None,
                quotechar=None, file_extension=None, data_dir=None,
-               output_dir=None, labels=None, is_regression=False):
+               output_dir=None, labels=None, is_regression=False,
+               defer_label_list=False):
     if not isinstance(delimiter, str) or len(delimiter) != 1:
       raise ValueError("delimiter must be one character, got %r" % (delimiter,))
     self.delimiter = delimiter
@@ -289,6 +292,8 @@ class GenericProcessor(processor.DataProcessor):
     self._given_labels = _split_labels(labels)
     self._labels = None
     self._cache = {}
+    self._defer_label_list = bool(defer_label_list)
+    self._unwritten_labels = None
 
   @property
   def task_name(self):
@@ -326,9 +331,18 @@ class GenericProcessor(processor.DataProcessor):
                       "the training file" % path)
     return labels
 
-  def _write_label_list(self, labels):
+  def write_label_list(self):
+    """Writes the label list get_labels() deferred (defer_label_list), if any."""
+    labels, self._unwritten_labels = self._unwritten_labels, None
+    if labels is not None:
+      self._write_label_list(labels, now=True)
+
+  def _write_label_list(self, labels, now=False):
     path = self._label_list_path()
     if path is None:
+      return
+    if self._defer_label_list and not now:
+      self._unwritten_labels = list(labels)
       return
     os.makedirs(self.output_dir, exist_ok=True)
     _atomic_write_text(path, "".join(label + "\n" for label in labels))

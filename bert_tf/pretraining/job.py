@@ -17,7 +17,7 @@ from bert_tf import (checkpoints, forward, modeling, optimization, output_dir, r
                      training)
 from bert_tf.configuration import BertConfig
 from bert_tf.pretraining.dataset import check_input_files, expand_input_files, make_dataset
-from bert_tf.runtime import RuntimeOptions
+from bert_tf.runtime import RuntimeOptions, check_flag
 
 
 @dataclasses.dataclass
@@ -74,18 +74,65 @@ def _eval_metrics(batches):
           "loss": div(acc["loss"], acc["n"])}
 
 
+def check_flags(job):
+  """The numeric flags' ranges, before any work (one line naming the flag); only those
+  this run uses."""
+  check_flag("max_seq_length", job.max_seq_length, minimum=1,
+             why="pass the value used by create_pretraining_data.py")
+  check_flag("max_predictions_per_seq", job.max_predictions_per_seq, minimum=1,
+             why="pass the value used by create_pretraining_data.py")
+  if job.do_train:
+    check_flag("train_batch_size", job.train_batch_size, minimum=1,
+               why="the examples per training step")
+    check_flag("num_train_steps", job.num_train_steps, minimum=1,
+               why="with --do_train there must be something to train")
+    check_flag("num_warmup_steps", job.num_warmup_steps, minimum=0)
+    check_flag("learning_rate", job.learning_rate, above=0, why="e.g. --learning_rate=1e-4")
+  if job.do_eval:
+    check_flag("eval_batch_size", job.eval_batch_size, minimum=1,
+               why="the examples per evaluation step")
+    check_flag("max_eval_steps", job.max_eval_steps, minimum=1)
+  job.runtime.check()
+
+
+# What must agree between the run that wrote output_dir's checkpoints and one that continues
+# them (training) or evaluates them.
+RESUME_KEYS = ("bert_config", "max_seq_length", "max_predictions_per_seq")
+USE_KEYS = ("bert_config",)
+
+
+def run_record(job, config):
+  """What this run was started with (output_dir/run_config.json), compared by the next run
+  into output_dir before it continues the checkpoints."""
+  return {"script": "run_pretraining.py",
+          "bert_config_file": os.path.abspath(job.bert_config_file),
+          "bert_config": config.to_dict(),
+          "max_seq_length": int(job.max_seq_length),
+          "max_predictions_per_seq": int(job.max_predictions_per_seq)}
+
+
 def run(job):
-  """Runs the job; returns {"train": ..., "eval": metrics or None}."""
+  """Runs the job; returns {"train": ..., "eval": metrics or None}.
+
+  Every check that can be made before writing is made before writing (flags, config,
+  input records, the checkpoints read in full, and that output_dir's checkpoint was made
+  by a run started with the same settings); the run owns output_dir (a lock) throughout.
+  """
   if not job.do_train and not job.do_eval:
     raise ValueError("At least one of `do_train` or `do_eval` must be True.")
+  check_flags(job)
   config = BertConfig.from_json_file(job.bert_config_file)
   config.check_max_seq_length(job.max_seq_length)
-  output_dir.prepare(job.output_dir)
   files = expand_input_files(job.input_file)
   logging.info("*** Input Files ***")
   for f in files:
     logging.info("  %s", f)
   check_input_files(files, job.max_seq_length, job.max_predictions_per_seq)
+  with output_dir.owned(job.output_dir, lock=training.is_chief()):
+    return _run(job, config, files)
+
+
+def _run(job, config, files):
   rt = job.runtime
   if rt.seed is not None:
     training.seed_everything(rt.seed)
@@ -100,17 +147,30 @@ def run(job):
         rt.optimizer, job.learning_rate, job.num_train_steps, job.num_warmup_steps,
         lr_step_offset=rt.lr_step_offset)
   variables = model.original_variables()
-  restore.check_checkpoints(variables, job.output_dir, job.init_checkpoint)
+  record = run_record(job, config)
+  if job.init_checkpoint:
+    restore.check(variables, job.init_checkpoint)
+  latest = restore.latest_in(job.output_dir)
+  if latest:
+    output_dir.check_resume(job.output_dir, record, RESUME_KEYS if job.do_train else USE_KEYS,
+                            allow_mismatch=rt.allow_resume_mismatch, checkpoint=latest)
+    restore.check_resume(variables, job.output_dir, rt.allow_resume_mismatch)
   results = {"train": None, "eval": None}
 
   if job.do_train:
     logging.info("***** Running training *****")
     logging.info("  Batch size = %d", job.train_batch_size)
-    if job.init_checkpoint and not checkpoints.latest_checkpoint(job.output_dir):
+    if job.init_checkpoint and not latest:
       names = {n for n, _ in checkpoints.list_variables(job.init_checkpoint)}
       if not any(n.startswith("cls/") for n in names):
         logging.info("%s has no cls/* variables: the MLM and NSP heads start from the "
                      "original initialisation.", job.init_checkpoint)
+    if not latest and init is not None:
+      # Read in full now: a truncated or damaged --init_checkpoint fails before anything
+      # is written; the trainer then has nothing left to load.
+      init(variables)
+      init = None
+    output_dir.write_record(job.output_dir, record)
 
     def loss_fn(features, training):
       return _outputs(model, features, training)[1]["total_loss"]

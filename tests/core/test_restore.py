@@ -54,3 +54,40 @@ def test_heads():
   assert restore.check_masked_lm_head(CKPT) == CKPT
   with pytest.raises(restore.MissingHeadError, match="no classifier head"):
     restore.classifier_outputs_of(CKPT)
+
+
+def test_resume_needs_an_exact_fit_but_init_checkpoint_stays_name_matched(tmp_path):
+  d = str(tmp_path)
+  assert restore.check_resume(_variables(), d) is None  # nothing to resume
+  model = _variables(**{"output_weights": [2, 32]})
+  extra = {"bert/encoder/layer_1/output/dense/bias": tf.Variable(np.zeros([32], np.float32))}
+  slots = {GAMMA + "/adam_m": tf.Variable(np.zeros([32], np.float32))}
+  checkpoints.save_checkpoint(d, 3, dict(model, **extra), slots=slots)
+  prefix = os.path.join(d, "model.ckpt-3")
+  assert restore.fit(model, prefix) == (["bert/encoder/layer_1/output/dense/bias"], [])
+  with pytest.raises(checkpoints.CheckpointError) as e:
+    restore.check_resume(model, d)  # e.g. a bert_config.json with fewer layers
+  assert str(e.value) == (
+      "%s: the checkpoint in --output_dir does not fit the model: 1 of its variables are not in "
+      "the model (bert/encoder/layer_1/output/dense/bias); it was written with another "
+      "bert_config.json or task. Pass the same settings to continue it, a new --output_dir to "
+      "start over, or --allow_resume_mismatch to load only what fits" % prefix)
+  assert restore.check_resume(model, d, allow_mismatch=True) == prefix
+  assert restore.check_resume(dict(model, **extra), d) == prefix  # the same model fits
+  more = dict(model, **extra, **{"bert/pooler/dense/bias": tf.Variable(np.zeros([32], np.float32))})
+  with pytest.raises(checkpoints.CheckpointError, match=r"1 variables of the model are not in it "
+                     r"\(bert/pooler/dense/bias\)"):
+    restore.check_resume(more, d)
+  # Variables outside the model's scopes (here: every bert/* and cls/* one) are not a misfit.
+  head = {"output_weights": tf.Variable(np.zeros([2, 32], np.float32))}
+  assert restore.fit(head, CKPT) == ([], ["output_weights"])
+  # --init_checkpoint: names in both are loaded, the rest is left as the original did.
+  _, restored = restore.restore(more, prefix)
+  assert "bert/pooler/dense/bias" not in restored and GAMMA in restored
+
+
+def test_classifier_outputs_of_a_checkpoint_without_head(tmp_path):
+  assert restore.classifier_outputs_of(CKPT, required=False) is None
+  d = str(tmp_path)
+  checkpoints.save_checkpoint(d, 1, _variables(**{"output_weights": [3, 32]}))
+  assert restore.classifier_outputs_of(d) == 3
