@@ -172,6 +172,16 @@ class BertConfig(object):
           "sequence length %d (\"max_position_embeddings\" in %s); %s" %
           (max_seq_length, limit, config_file, fix))
 
+  def check_pairs(self, config_file, first_pair, fix="give one text per line"):
+    """InputError when a sentence pair (`first_pair`: where the first one is, or None) meets a
+    model with one token type: its second text would get token type 1, which the model has
+    no embedding for (the one-hot lookup silently gives a zero vector)."""
+    if first_pair is not None and self.type_vocab_size < 2:
+      raise InputError(
+          "%s: a sentence pair needs token type 1, but %s has \"type_vocab_size\" = %d (the "
+          "model takes single texts only); %s" %
+          (first_pair, config_file, self.type_vocab_size, fix))
+
   def to_dict(self):
     return copy.deepcopy(self.__dict__)
 

@@ -153,8 +153,9 @@ def _hub_initializer(encoder):
   return init
 
 
-def _read_examples(job, processor, label_list):
-  """Reads every split this run uses and checks every label, before any file is written."""
+def _read_examples(job, config, processor, label_list):
+  """Reads every split this run uses and checks every label (and that a model with one
+  token type gets no sentence pairs), before any file is written."""
   examples = {}
   if job.do_train:
     examples["train"] = processor.get_train_examples(job.data_dir)
@@ -166,7 +167,18 @@ def _read_examples(job, processor, label_list):
   for split in examples.values():
     for example in split:
       example_label_id(example, label_map, label_list)
+  if config.type_vocab_size < 2:
+    pair = next((e for split in examples.values() for e in split if e.text_b), None)
+    config.check_pairs(job.bert_config_file, pair and _where(pair),
+                       fix="use a single-sentence task, or a model with two token types")
   return examples
+
+
+def _where(example):
+  """Where an example was read: "<file> line N", or its guid when it was built by hand."""
+  if example.source_file:
+    return "%s line %s" % (example.source_file, example.source_line)
+  return "example %s" % example.guid
 
 
 def _build(job, config, num_labels, strategy, num_train_steps=0, num_warmup_steps=0):
@@ -225,7 +237,7 @@ def _run(job, resolved):
   num_labels = 1 if is_regression else len(label_list)
   tokenizer = tokenization.load_tokenizer(resolved.vocab_file, resolved.do_lower_case,
                                          config.vocab_size, job.bert_config_file)
-  examples = _read_examples(job, processor, label_list)
+  examples = _read_examples(job, config, processor, label_list)
   strategy = rt.strategy()
   record = _run_record(job, resolved, label_list, is_regression)
   results = {"train": None, "eval": None, "predict": None}

@@ -199,9 +199,8 @@ def extract_features(input_file, output_file, config, init_checkpoint, vocab_fil
     raise ValueError("%s: is a directory; --output_file must name a file" % output_file)
   extractor = FeatureExtractor.from_checkpoint(config, init_checkpoint, layer_indexes)
   examples = text_input.read_examples(input_file)
-  settings.check_pairs(config, bert_config_file,
-                       next(("%s line %d" % (input_file, e.unique_id + 1)
-                             for e in examples if e.text_b), None))
+  config.check_pairs(bert_config_file, next(("%s line %d" % (input_file, e.unique_id + 1)
+                                             for e in examples if e.text_b), None))
   features = convert_examples_to_features(examples, max_seq_length, tokenizer)
   _warn_truncated(examples, features, tokenizer, max_seq_length)
   # Written beside output_file and renamed at the end: a failed run leaves no partial file

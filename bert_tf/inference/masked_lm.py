@@ -143,8 +143,8 @@ class MaskedLM(object):
     if top_k < 1:
       raise InputError("top_k must be at least 1, got %d" % top_k)
     inputs = text_input.as_inputs(texts)
-    settings.check_pairs(self.config, self.bert_config_file,
-                         next((text_input.where(x) for x in inputs if x.text_b), None))
+    self.config.check_pairs(self.bert_config_file,
+                            next((text_input.where(x) for x in inputs if x.text_b), None))
     encoded = [self.encode(x.text_a, x.text_b, where=text_input.where(x)) for x in inputs]
     k = min(top_k, self.config.vocab_size)
     results = []

@@ -111,8 +111,8 @@ class ClassifierPredictor(object):
   def predict(self, texts, batch_size=32):
     """Texts (strings with an optional tab, (a, b) pairs, or TextInputs) -> Predictions."""
     inputs = as_inputs(texts)
-    settings.check_pairs(self.config, self.bert_config_file,
-                         next((where(x) for x in inputs if x.text_b), None))
+    self.config.check_pairs(self.bert_config_file,
+                            next((where(x) for x in inputs if x.text_b), None))
     values = self.predict_features(self.features(inputs), batch_size)
     if self.is_regression:
       return Predictions(None, values, True)

@@ -4,7 +4,7 @@
 for (max_position_embeddings); `model_length`: the length a tool uses when none
 was asked for.  `load_tokenizer`: the FullTokenizer of vocab.txt,
 whose size must match the config's vocab_size, and the special tokens the tool
-needs.  `check_pairs`: a sentence pair needs a model with two token types.
+needs.
 InputError is the inference tools' user error (bad text or settings);
 its message is one line.
 """
@@ -41,17 +41,6 @@ def model_length(config, max_seq_length=None, default=None):
     return max_seq_length
   limit = config.max_position_embeddings
   return min(default, limit) if default else limit
-
-
-def check_pairs(config, bert_config_file, first_pair):
-  """InputError when a sentence pair (`first_pair`: where the first one is, or None) meets a
-  model with one token type: its second text would get token type 1, which the model has no
-  embedding for (the one-hot lookup silently gives a zero vector)."""
-  if first_pair is not None and config.type_vocab_size < 2:
-    raise InputError(
-        "%s: a sentence pair needs token type 1, but %s has \"type_vocab_size\" = %d (the "
-        "model takes single texts only); give one text per line" %
-        (first_pair, bert_config_file, config.type_vocab_size))
 
 
 def load_tokenizer(vocab_file, do_lower_case, config, bert_config_file,

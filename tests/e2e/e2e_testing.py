@@ -143,3 +143,32 @@ def edit_line(path, number, edit):
   lines[number - 1] = edit(lines[number - 1])
   with open(path, "wb") as f:
     f.write(b"\n".join(lines))
+
+
+def write_pretraining_records(path, seq_length=64, predictions=10, count=4):
+  """`count` run_pretraining records of one fixed shape (no create_pretraining_data run)."""
+  def ints(values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+  with tf.io.TFRecordWriter(path) as writer:
+    for i in range(count):
+      feature = {
+          "input_ids": ints([101] + [1000 + i] * (seq_length - 2) + [102]),
+          "input_mask": ints([1] * seq_length), "segment_ids": ints([0] * seq_length),
+          "masked_lm_positions": ints(list(range(1, predictions + 1))),
+          "masked_lm_ids": ints([1000 + i] * predictions),
+          "masked_lm_weights": tf.train.Feature(
+              float_list=tf.train.FloatList(value=[1.0] * predictions)),
+          "next_sentence_labels": ints([i % 2])}
+      writer.write(tf.train.Example(
+          features=tf.train.Features(feature=feature)).SerializeToString())
+
+
+def pretraining_cmd(output_dir, input_file, **overrides):
+  """A 2-step run_pretraining command on records of write_pretraining_records."""
+  flags = {"input_file": input_file, "output_dir": output_dir, "bert_config_file": CONFIG,
+           "init_checkpoint": CKPT, "do_train": "true", "train_batch_size": 2,
+           "max_seq_length": 64, "max_predictions_per_seq": 10, "num_train_steps": 2,
+           "num_warmup_steps": 1}
+  flags.update(overrides)
+  return [sys.executable, os.path.join(ROOT, "run_pretraining.py")] + [
+      "--%s=%s" % (k, v) for k, v in flags.items() if v is not None]

@@ -242,6 +242,16 @@ def _case_pair_on_a_one_token_type_model(d):
            'line' % config], [d])
 
 
+def _case_run_classifier_pairs_on_a_one_token_type_model(d):
+  """run_classifier refuses the same before any work (MRPC's rows are pairs)."""
+  config = _config_with(d, type_vocab_size=1)
+  out = os.path.join(d, "out")
+  return (classifier_cmd(out, bert_config_file=config),
+          ['%s line 2: a sentence pair needs token type 1, but %s has "type_vocab_size" = 1 '
+           '(the model takes single texts only); use a single-sentence task, or a model with '
+           'two token types' % (os.path.join(MRPC, "train.tsv"), config)], [d])
+
+
 def _extract_input(d):
   path = os.path.join(d, "input.txt")
   with open(path, "w", encoding="utf-8") as f:
@@ -264,6 +274,8 @@ CASES = {
     "predict_explicit_max_seq_length_too_long": _case_predict_explicit_length,
     "fill_mask_mask_past_the_model": _case_fill_mask_past_the_model,
     "fill_mask_pair_on_a_one_token_type_model": _case_pair_on_a_one_token_type_model,
+    "run_classifier_pairs_on_a_one_token_type_model":
+        _case_run_classifier_pairs_on_a_one_token_type_model,
 }
 CASES.update({"bert_config_" + name: _bad_config_case(*spec) for name, spec in BAD_CONFIGS.items()})
 

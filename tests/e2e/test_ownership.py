@@ -29,8 +29,8 @@ import pytest
 from bert_tf import output_dir
 from helpers import FIXTURES, ROOT
 from e2e_testing import (CKPT, CONFIG, PY_LOG_LINE, classifier_cmd, copy_run, error_line,
-                         run_script, script_env, snapshot)
-from test_reliability import _pretraining_cmd, _write_pretraining_records
+                         pretraining_cmd, run_script, script_env, snapshot,
+                         write_pretraining_records)
 
 pytestmark = pytest.mark.slow
 
@@ -119,13 +119,13 @@ def test_second_run_into_a_busy_output_dir_names_the_holder_then_sigkill_frees_i
 
 def test_run_pretraining_into_a_busy_output_dir_is_refused(tmp_path):
   records = str(tmp_path / "tf_examples.tfrecord")
-  _write_pretraining_records(records)
+  write_pretraining_records(records)
   out = str(tmp_path / "out")
   os.makedirs(out)
   held = output_dir.acquire(out)  # this test process holds it
   try:
     before = snapshot(out)
-    proc = run_script(_pretraining_cmd(out, records))
+    proc = run_script(pretraining_cmd(out, records))
     message = _refused(proc, "run_pretraining.py")
     assert message.startswith("%s: output_dir is in use by another run (pid %d on " %
                               (out, os.getpid())), message
@@ -269,8 +269,8 @@ def _numeric_run(name, d):
   before = snapshot(parent)
   if flags.pop(PRETRAINING, False):
     records = os.path.join(d, "tf_examples.tfrecord")
-    _write_pretraining_records(records)
-    cmd, script = _pretraining_cmd(out, records, **flags), PRETRAINING
+    write_pretraining_records(records)
+    cmd, script = pretraining_cmd(out, records, **flags), PRETRAINING
   else:
     cmd, script = classifier_cmd(out, **flags), "run_classifier.py"
   proc = run_script(cmd)
@@ -328,10 +328,10 @@ def test_truncated_init_checkpoint_fails_before_anything_is_written(tmp_path):
 
 def test_truncated_init_checkpoint_of_run_pretraining_fails_before_anything_is_written(tmp_path):
   records = str(tmp_path / "tf_examples.tfrecord")
-  _write_pretraining_records(records)
+  write_pretraining_records(records)
   init = _truncated_copy(str(tmp_path / "ckpt"))
   out, before = _user_dir(str(tmp_path / "out"))
-  proc = run_script(_pretraining_cmd(out, records, init_checkpoint=init))
+  proc = run_script(pretraining_cmd(out, records, init_checkpoint=init))
   message = _refused(proc, "run_pretraining.py")
   assert message.startswith("%s: cannot read variable " % init), message
   _unchanged(before, out)
@@ -354,15 +354,15 @@ def test_label_count_that_does_not_fit_the_checkpoint_head_fails_before_label_li
 
 def test_run_pretraining_resume_with_fewer_layers_is_refused(tmp_path):
   records = str(tmp_path / "tf_examples.tfrecord")
-  _write_pretraining_records(records)
+  write_pretraining_records(records)
   out = str(tmp_path / "out")
-  proc = run_script(_pretraining_cmd(out, records))
+  proc = run_script(pretraining_cmd(out, records))
   assert proc.returncode == 0, proc.stderr[-3000:]
   with open(os.path.join(out, "run_config.json")) as f:
     record = json.load(f)
   assert record["max_seq_length"] == 64 and record["max_predictions_per_seq"] == 10
   before = snapshot(out)
-  proc = run_script(_pretraining_cmd(out, records, num_train_steps=4,
+  proc = run_script(pretraining_cmd(out, records, num_train_steps=4,
                                      bert_config_file=_fewer_layers_config(str(tmp_path))))
   message = _refused(proc, "run_pretraining.py")
   assert "(then -> now: bert_config.num_hidden_layers 2 -> 1; recorded in " in message, message

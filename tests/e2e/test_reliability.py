@@ -44,8 +44,9 @@ from bert_tf import checkpoints, cli
 from helpers import ROOT
 from e2e_testing import (CKPT, CONFIG, MRPC, NUM_STEPS, VOCAB, assert_same_tensors,
                          classifier_cmd, copy_data, copy_run, edit_line, error_line,
-                         listed_checkpoints, newest_listed, read_all_tensors, read_results,
-                         run_script, script_env, snapshot)
+                         listed_checkpoints, newest_listed, pretraining_cmd, read_all_tensors,
+                         read_results, run_script, script_env, snapshot,
+                         write_pretraining_records)
 
 pytestmark = pytest.mark.slow
 
@@ -484,33 +485,6 @@ def test_loading_nan_checkpoint_assigns_nothing(tmp_path):
 # --------------------------------------------------------------------------- bad inputs
 
 
-def _write_pretraining_records(path, seq_length=64, predictions=10, count=4):
-  def ints(values):
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-  with tf.io.TFRecordWriter(path) as writer:
-    for i in range(count):
-      feature = {
-          "input_ids": ints([101] + [1000 + i] * (seq_length - 2) + [102]),
-          "input_mask": ints([1] * seq_length), "segment_ids": ints([0] * seq_length),
-          "masked_lm_positions": ints(list(range(1, predictions + 1))),
-          "masked_lm_ids": ints([1000 + i] * predictions),
-          "masked_lm_weights": tf.train.Feature(
-              float_list=tf.train.FloatList(value=[1.0] * predictions)),
-          "next_sentence_labels": ints([i % 2])}
-      writer.write(tf.train.Example(
-          features=tf.train.Features(feature=feature)).SerializeToString())
-
-
-def _pretraining_cmd(output_dir, input_file, **overrides):
-  flags = {"input_file": input_file, "output_dir": output_dir, "bert_config_file": CONFIG,
-           "init_checkpoint": CKPT, "do_train": "true", "train_batch_size": 2,
-           "max_seq_length": 64, "max_predictions_per_seq": 10, "num_train_steps": 2,
-           "num_warmup_steps": 1}
-  flags.update(overrides)
-  return [sys.executable, os.path.join(ROOT, "run_pretraining.py")] + [
-      "--%s=%s" % (k, v) for k, v in flags.items() if v is not None]
-
-
 def _root_without_read_override():
   """As root, chmod 000 does not stop reads.  setpriv drops CAP_DAC_OVERRIDE and
   CAP_DAC_READ_SEARCH, so the permission bits apply to the (still root) process."""
@@ -689,16 +663,16 @@ def _case_empty_pretraining_text(d, out):
 
 def _case_pretraining_seq_mismatch(d, out):
   records = os.path.join(d, "tf_examples.tfrecord")
-  _write_pretraining_records(records)
-  return (_pretraining_cmd(out, records, max_seq_length=32),
+  write_pretraining_records(records)
+  return (pretraining_cmd(out, records, max_seq_length=32),
           ["%s: records have input_ids of length 64 but --max_seq_length=32; pass the value "
            "used by create_pretraining_data.py" % records], out)
 
 
 def _case_pretraining_predictions_mismatch(d, out):
   records = os.path.join(d, "tf_examples.tfrecord")
-  _write_pretraining_records(records)
-  return (_pretraining_cmd(out, records, max_predictions_per_seq=20),
+  write_pretraining_records(records)
+  return (pretraining_cmd(out, records, max_predictions_per_seq=20),
           ["%s: records have masked_lm_positions of length 10 but --max_predictions_per_seq=20"
            % records], out)
 
