@@ -301,9 +301,7 @@ def test_sigterm_saves_the_step_reached_and_the_rerun_resumes_to_the_final_step(
   cmd = squad_cmd(out, init_checkpoint=CKPT, do_train="true",
                   train_file=os.path.join(SQUAD, "input_v1_train.json"), train_batch_size=4,
                   num_train_epochs=32.0, learning_rate=1e-4, save_checkpoints_steps=100000,
-                  seed=7,
-                  # additive runtime flags go through the shared Trainer (and its resume)
-                  optimizer="lamb", gradient_accumulation_steps=2)
+                  seed=7, optimizer="lamb")  # additive flags: the shared Trainer's resume
   num_steps = int(19 / 4 * 32.0)  # 152: the signal comes after step 100
   log_path = str(tmp_path / "first.log")
   with open(log_path, "w") as log:
@@ -332,93 +330,120 @@ def test_sigterm_saves_the_step_reached_and_the_rerun_resumes_to_the_final_step(
   assert newest_listed(out) == num_steps
 
 
-def _predict_cmd(out, **flags):
-  return squad_cmd(out, do_predict="true", predict_file=os.path.join(SQUAD, "input_v1_dev.json"),
-                   **flags)
+PREDICT_FLAGS = dict(do_predict="true", predict_file=os.path.join(SQUAD, "input_v1_dev.json"))
 
 
-def test_second_run_into_a_busy_output_dir_is_one_line_naming_the_holder(trained, tmp_path):
-  out = str(tmp_path / "out")
-  copy_run(trained[0], out)
-  held = output_dir.acquire(out)  # this test process is the first run
-  try:
-    before = snapshot(out)
-    proc = run_script(_predict_cmd(out))
-    assert proc.returncode == 1, proc.stderr[-3000:]
-    message = error_line(proc, "run_squad.py")
-    assert message.startswith("%s: output_dir is in use by another run (pid %d on " %
-                              (out, os.getpid())), message
-    assert message.endswith("; wait for it to finish or stop it, or pass another --output_dir")
-    assert snapshot(out) == before
-  finally:
-    held.release()
+def _fewer_layers(out, d):
+  """A predict with a 1-layer bert_config.json into an output_dir without run_config.json (an
+  older version's): the restore itself refuses the checkpoint."""
+  os.remove(os.path.join(out, "run_config.json"))
+  with open(CONFIG) as f:
+    config = json.load(f)
+  config["num_hidden_layers"] = 1
+  path = os.path.join(d, "bert_config_1_layer.json")
+  with open(path, "w") as f:
+    json.dump(config, f)
+  return dict(PREDICT_FLAGS, bert_config_file=path)
 
 
-def test_resume_with_other_feature_settings_is_refused_then_accepted_with_the_flag(trained,
-                                                                                  tmp_path):
-  out = str(tmp_path / "out")
-  copy_run(trained[0], out)
-  before = snapshot(out)
-  flags = dict(TRAIN_FLAGS, num_train_epochs=2.0, max_seq_length=48, doc_stride=8)  # 9 steps
-  proc = run_script(squad_cmd(out, **flags))
+# Runs refused into a copy of the trained output_dir: flags, or fn(out, case dir) -> flags.
+REFUSED_RUNS = {
+    # another run holds the output_dir (this test process, see refused_runs)
+    "busy": PREDICT_FLAGS,
+    "other_feature_settings": dict(TRAIN_FLAGS, num_train_epochs=2.0, max_seq_length=48,
+                                   doc_stride=8),
+    "fewer_layers": _fewer_layers,
+    "train_batch_size_0": dict(TRAIN_FLAGS, train_batch_size=0),
+    "num_train_epochs_0": dict(TRAIN_FLAGS, num_train_epochs=0),
+    "zero_training_steps": dict(TRAIN_FLAGS, num_train_epochs=0.1),
+    "doc_stride_0": dict(PREDICT_FLAGS, doc_stride=0),
+}
+
+
+@pytest.fixture(scope="module")
+def refused_runs(trained, tmp_path_factory):
+  """Each case of REFUSED_RUNS into its copy of the trained output_dir, two at a time (a
+  refused run is mostly start-up): {name: future of (out, flags, proc, before, after)}."""
+  base = tmp_path_factory.mktemp("refused")
+
+  def one(name):
+    d = str(base / name)
+    out = os.path.join(d, "out")
+    copy_run(trained[0], out)
+    flags = REFUSED_RUNS[name]
+    flags = flags(out, d) if callable(flags) else flags
+    held = output_dir.acquire(out) if name == "busy" else None
+    try:
+      before = snapshot(out)
+      proc = run_script(squad_cmd(out, **flags))
+      return out, flags, proc, before, snapshot(out)
+    finally:
+      if held is not None:
+        held.release()
+
+  with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+    yield {name: pool.submit(one, name) for name in REFUSED_RUNS}
+
+
+def _refused(refused_runs, name):
+  """(out, flags, the error line): exit 1, one line, output_dir unchanged."""
+  out, flags, proc, before, after = refused_runs[name].result()
   assert proc.returncode == 1, proc.stderr[-3000:]
-  assert error_line(proc, "run_squad.py") == (
+  message = error_line(proc, "run_squad.py")
+  assert after == before, "output_dir changed"
+  return out, flags, message
+
+
+def test_second_run_into_a_busy_output_dir_is_one_line_naming_the_holder(refused_runs):
+  out, _, message = _refused(refused_runs, "busy")
+  assert message.startswith("%s: output_dir is in use by another run (pid %d on " %
+                            (out, os.getpid())), message
+  assert message.endswith("; wait for it to finish or stop it, or pass another --output_dir")
+
+
+def test_resume_with_other_feature_settings_is_refused_then_accepted_with_the_flag(refused_runs):
+  out, flags, message = _refused(refused_runs, "other_feature_settings")
+  assert message == (
       "%s/model.ckpt-4: --output_dir holds the checkpoint of a run started with other settings "
       "(then -> now: max_seq_length 64 -> 48; doc_stride 16 -> 8; recorded in "
       "%s/run_config.json); pass a new --output_dir to start over, the recorded settings to "
       "continue it, or --allow_resume_mismatch to continue anyway" % (out, out))
-  assert snapshot(out) == before
   proc = run_script(squad_cmd(out, allow_resume_mismatch="true", **flags))
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert ("(max_seq_length 64 -> 48; doc_stride 16 -> 8); continuing anyway "
           "(--allow_resume_mismatch)") in proc.stderr
   assert "Restoring parameters from %s/model.ckpt-4 (global_step = 4)" % out in proc.stderr
-  assert newest_listed(out) == 9
+  assert newest_listed(out) == 9  # 2 epochs: trained on from step 4
   with open(os.path.join(out, "run_config.json")) as f:
     record = json.load(f)
   assert (record["max_seq_length"], record["doc_stride"]) == (48, 8)  # the new settings
 
 
-NUMERIC_CASES = {
-    "train_batch_size_0": (dict(TRAIN_FLAGS, train_batch_size=0),
-                           "--train_batch_size=0: must be >= 1; the examples per training step"),
-    "num_train_epochs_0": (dict(TRAIN_FLAGS, num_train_epochs=0),
-                           "--num_train_epochs=0.0: must be a finite number > 0; with "
-                           "--do_train there must be something to train, e.g. "
-                           "--num_train_epochs=2"),
-    "zero_training_steps": (dict(TRAIN_FLAGS, num_train_epochs=0.1),
-                            "--num_train_epochs=0.1 with 19 training examples and "
-                            "--train_batch_size=4 gives 0 training steps; pass more epochs or a "
-                            "smaller batch size"),
-    "doc_stride_0": (dict(do_predict="true", predict_file=os.path.join(SQUAD, "input_v1_dev.json"),
-                          doc_stride=0),
-                     "--doc_stride=0: must be >= 1; how far each window of a long document "
-                     "moves on, e.g. 128"),
+def test_a_checkpoint_that_does_not_fit_the_model_is_refused(refused_runs):
+  out, _, message = _refused(refused_runs, "fewer_layers")
+  assert message.startswith(
+      "%s/model.ckpt-4: the checkpoint in --output_dir does not fit the model: 16 of its "
+      "variables are not in the model (bert/encoder/layer_1/" % out), message
+  assert message.endswith("; it was written with another bert_config.json or task. Pass the "
+                          "same settings to continue it, a new --output_dir to start over, or "
+                          "--allow_resume_mismatch to load only what fits")
+
+
+NUMERIC_MESSAGES = {
+    "train_batch_size_0": "--train_batch_size=0: must be >= 1; the examples per training step",
+    "num_train_epochs_0": "--num_train_epochs=0.0: must be a finite number > 0; with --do_train "
+                          "there must be something to train, e.g. --num_train_epochs=2",
+    "zero_training_steps": "--num_train_epochs=0.1 with 19 training examples and "
+                           "--train_batch_size=4 gives 0 training steps; pass more epochs or a "
+                           "smaller batch size",
+    "doc_stride_0": "--doc_stride=0: must be >= 1; how far each window of a long document moves "
+                    "on, e.g. 128",
 }
 
 
-@pytest.fixture(scope="module")
-def numeric_runs(trained, tmp_path_factory):
-  """Each case into a copy of the trained output_dir, two at a time (start-up dominates)."""
-  base = tmp_path_factory.mktemp("numeric")
-
-  def one(name):
-    out = str(base / name)
-    copy_run(trained[0], out)
-    before = snapshot(out)
-    proc = run_script(squad_cmd(out, **NUMERIC_CASES[name][0]))
-    return proc, before, snapshot(out)
-
-  with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-    yield {name: pool.submit(one, name) for name in NUMERIC_CASES}
-
-
-@pytest.mark.parametrize("name", sorted(NUMERIC_CASES))
-def test_numeric_flag_out_of_range_is_one_line_and_touches_nothing(numeric_runs, name):
-  proc, before, after = numeric_runs[name].result()
-  assert proc.returncode == 1, proc.stderr[-3000:]
-  assert error_line(proc, "run_squad.py") == NUMERIC_CASES[name][1]
-  assert after == before
+@pytest.mark.parametrize("name", sorted(NUMERIC_MESSAGES))
+def test_numeric_flag_out_of_range_is_one_line_and_touches_nothing(refused_runs, name):
+  assert _refused(refused_runs, name)[2] == NUMERIC_MESSAGES[name]
 
 
 # ------------------------------------------------------------------ bad input: one line
