@@ -189,9 +189,10 @@ def check_flag(name, value, minimum=None, maximum=None, above=None, why=""):
     needs.append("<= %s" % (maximum,))
     bad = bad or not value <= maximum
   if bad:
-    raise ValueError("--%s=%s: must be %s%s" % (
-        name, value, ("a finite number " if isinstance(value, float) else "") +
-        " and ".join(needs), "; " + why if why else ""))
+    must = " and ".join(needs)
+    if isinstance(value, float):  # finite as well (and only that when there are no bounds)
+      must = ("a finite number " + must).strip()
+    raise ValueError("--%s=%s: must be %s%s" % (name, value, must, "; " + why if why else ""))
 
 
 def configure_process():

@@ -18,6 +18,17 @@ FLAGS = flags.FLAGS
 REQUIRED = ("vocab_file", "bert_config_file", "output_dir")
 
 
+# run_squad's words for the runtime flags whose default help names run_classifier's settings.
+_RUNTIME_HELP = {
+    "allow_resume_mismatch": (
+        "[bert_tf] Continue the checkpoint in --output_dir even though it was made by a run "
+        "started with other settings (bert_config.json, vocab, casing, max_seq_length, "
+        "doc_stride, max_query_length, version_2_with_negative; see "
+        "output_dir/run_config.json) or does not fit the model: what fits is loaded, the rest "
+        "starts from its initial value. Without it such a resume is refused."),
+}
+
+
 def define_flags(module_name):
   """Defines run_squad's flags, listed under `module_name` in --help."""
   kw = dict(module_name=module_name)
@@ -90,8 +101,8 @@ def define_flags(module_name):
       "null_score_diff_threshold", 0.0,
       "If null_score - best_non_null is greater than the threshold predict null.", **kw)
   # save_checkpoints_steps, iterations_per_loop, the TPU flags, then bert_tf's additions
-  # (seed ... trim_padding), shared with run_classifier.py and run_pretraining.py.
-  runtime.define_runtime_flags(module_name)
+  # (seed ... allow_resume_mismatch), shared with run_classifier.py and run_pretraining.py.
+  runtime.define_runtime_flags(module_name, help_texts=_RUNTIME_HELP)
 
   ## bert_tf additions (defaults keep the original behaviour)
   flags.DEFINE_string(

@@ -14,7 +14,14 @@ Additions to the original (its files are unchanged):
   official SQuAD metrics (bert_tf.squad.evaluate);
 * `logits_file` makes the prediction post-process such a logits.npz instead
   of running the model (another null_score_diff_threshold in seconds);
-* every input is read and checked before anything is written to output_dir.
+* every input is read and checked before anything is written to output_dir;
+* the protections of run_classifier (issue 17): the numeric flags' ranges are
+  checked up front (`check_flags`), the run owns output_dir (a lock) from
+  start to end, records what it was started with in output_dir/run_config.json
+  and refuses to continue a checkpoint made with other settings (RESUME_KEYS)
+  or one that does not fit the model, unless --allow_resume_mismatch; the
+  initial checkpoint is read in full before the first write; SIGINT/SIGTERM
+  stop training with a checkpoint of the step reached (the Trainer).
 
 `--trim_padding` has no effect here: the original does not mask the padded
 positions' logits, so they take part in the loss's softmax and in the n-best
@@ -30,7 +37,7 @@ from absl import logging
 from bert_tf import (checkpoints, forward, modeling, optimization, output_dir, restore,
                      tokenization, training)
 from bert_tf.configuration import BertConfig
-from bert_tf.runtime import RuntimeOptions
+from bert_tf.runtime import RuntimeOptions, check_flag
 from bert_tf.squad import evaluate as squad_evaluate
 from bert_tf.squad import features_fast, postprocess, records
 from bert_tf.squad import model as squad_model
@@ -102,6 +109,38 @@ def validate(job, config):
                      "--do_predict=true and --predict_file" % job.logits_file)
 
 
+def check_flags(job):
+  """The numeric flags' ranges, before any work (one line naming the flag), after the
+  original's checks (`validate`).  Only the flags this run uses are checked (a
+  --logits_file run ignores --predict_batch_size, a predict-only run the training flags)."""
+  check_flag("max_seq_length", job.max_seq_length, minimum=5,
+             why="room for [CLS], a question token, [SEP], a document token and [SEP]")
+  check_flag("max_query_length", job.max_query_length, minimum=1,
+             why="the question's tokens kept in each feature, e.g. 64")
+  check_flag("doc_stride", job.doc_stride, minimum=1,
+             why="how far each window of a long document moves on, e.g. 128")
+  if job.do_train:
+    check_flag("train_batch_size", job.train_batch_size, minimum=1,
+               why="the examples per training step")
+    check_flag("num_train_epochs", job.num_train_epochs, above=0,
+               why="with --do_train there must be something to train, e.g. "
+                   "--num_train_epochs=2")
+    check_flag("learning_rate", job.learning_rate, above=0, why="e.g. --learning_rate=3e-5")
+    check_flag("warmup_proportion", job.warmup_proportion, minimum=0, maximum=1,
+               why="the fraction of the training steps that warm up, e.g. 0.1")
+  if job.do_predict:
+    if not job.logits_file:
+      check_flag("predict_batch_size", job.predict_batch_size, minimum=1,
+                 why="the examples per prediction step")
+    check_flag("n_best_size", job.n_best_size, minimum=1,
+               why="the answers listed per question in nbest_predictions.json, e.g. 20")
+    check_flag("max_answer_length", job.max_answer_length, minimum=1,
+               why="the longest answer in tokens, e.g. 30")
+    check_flag("null_score_diff_threshold", job.null_score_diff_threshold,
+               why="the null answer wins when null score - best non-null score is above it")
+  job.runtime.check()
+
+
 def _convert(job, tokenizer, examples, is_training, output_fn=None):
   return features_fast.convert_examples_to_features(
       examples, tokenizer, job.max_seq_length, job.doc_stride, job.max_query_length,
@@ -109,10 +148,11 @@ def _convert(job, tokenizer, examples, is_training, output_fn=None):
 
 
 def read_inputs(job):
-  """The config, the checks of `validate`, the tokenizer and every input file, read and
+  """The config, the checks of `validate` and `check_flags`, the tokenizer and every input file, read and
   checked (SquadInputError names the file and the question) before any file is written."""
   config = BertConfig.from_json_file(job.bert_config_file)
   validate(job, config)
+  check_flags(job)
   tokenizer = tokenization.load_tokenizer(job.vocab_file, job.do_lower_case, config.vocab_size,
                                           job.bert_config_file)
   inputs = Inputs(config=config, tokenizer=tokenizer)
@@ -156,32 +196,61 @@ def _predict_fn(model):
   return predict_fn
 
 
+def num_train_steps_of(job, inputs):
+  """(training steps, warmup steps): counted in examples, not features, as the original;
+  0 training steps (too few epochs for the examples and batch size) is a one-line error."""
+  num_examples = len(inputs.train_examples)
+  num_train_steps = int(num_examples / job.train_batch_size * job.num_train_epochs)
+  if num_train_steps < 1:
+    raise ValueError(
+        "--num_train_epochs=%s with %d training examples and --train_batch_size=%d gives 0 "
+        "training steps; pass more epochs or a smaller batch size" %
+        (job.num_train_epochs, num_examples, job.train_batch_size))
+  return num_train_steps, int(num_train_steps * job.warmup_proportion)
+
+
 def run(job):
   """Runs the job; returns {"train": Trainer result or None, "predictions": dict or None,
-  "eval": metrics or None}."""
+  "eval": metrics or None}.
+
+  Every check that can be made before writing is made before writing: the original's
+  checks, the numeric flags, the config, vocab and every input file, the number of
+  training steps, the checkpoints (read in full) and, when output_dir already holds a
+  checkpoint, that it was made by a run started with the same settings (run_config.json).
+  The run owns output_dir (a lock) from start to end.
+  """
   inputs = read_inputs(job)
+  steps = num_train_steps_of(job, inputs) if job.do_train else (0, 0)
+  with output_dir.owned(job.output_dir, lock=training.is_chief()):
+    return _run(job, inputs, *steps)
+
+
+def _run(job, inputs, num_train_steps, num_warmup_steps):
   rt = job.runtime
   if rt.trim_padding and not rt.use_tpu:
     logging.info("--trim_padding has no effect on run_squad (the original's padded positions "
                  "take part in the loss and the n-best lists).")
   if rt.seed is not None:
     training.seed_everything(rt.seed)
-  strategy = rt.strategy() if (job.do_train or not job.logits_file) else None
-  model = None
-  if job.do_train or not job.logits_file:
-    num_train_steps = num_warmup_steps = 0
-    if job.do_train:
-      # Counted in examples, not features, as the original.
-      num_train_steps = int(len(inputs.train_examples) / job.train_batch_size *
-                            job.num_train_epochs)
-      num_warmup_steps = int(num_train_steps * job.warmup_proportion)
-    model, optimizer = _build(job, inputs.config, strategy, num_train_steps, num_warmup_steps)
-    restore.check_checkpoints(model.original_variables(), job.output_dir, job.init_checkpoint)
-  output_dir.prepare(job.output_dir)
   init = restore.checkpoint_initializer(job.init_checkpoint)
+  strategy = model = None
+  if job.do_train or not job.logits_file:  # a --logits_file prediction needs no model
+    strategy = rt.strategy()
+    model, optimizer = _build(job, inputs.config, strategy, num_train_steps, num_warmup_steps)
+    variables = model.original_variables()
+    record = run_record(job, inputs.config)
+    latest = _check_checkpoints(job, variables, record, training_run=job.do_train)
   results = {"train": None, "predictions": None, "eval": None}
 
   if job.do_train:
+    train_init = init
+    if latest is None and init is not None:
+      # The initial weights are read in full now, so that a truncated or damaged
+      # --init_checkpoint fails before anything is written; the trainer then has
+      # nothing left to load.
+      init(variables)
+      train_init = None
+    output_dir.write_record(job.output_dir, record)
     train_examples = records.shuffle_training_examples(inputs.train_examples)
     train_file = os.path.join(job.output_dir, "train.tf_record")
     with records.FeatureWriter(train_file, is_training=True) as writer:
@@ -194,12 +263,13 @@ def run(job):
     dataset = records.make_dataset(train_file, job.max_seq_length, job.train_batch_size,
                                    is_training=True, drop_remainder=True, seed=rt.seed)
     trainer = training.Trainer(
-        strategy, model, model.original_variables(), optimizer, _loss_fn(model),
+        strategy, model, variables, optimizer, _loss_fn(model),
         job.output_dir, save_checkpoints_steps=rt.save_checkpoints_steps,
         steps_per_loop=rt.steps_per_loop,
         gradient_accumulation_steps=rt.gradient_accumulation_steps, use_xla=rt.use_xla,
         trim=False, loss_scaling=rt.loss_scaling)
-    results["train"] = trainer.train(dataset, num_train_steps, job.train_batch_size, init=init)
+    results["train"] = trainer.train(dataset, num_train_steps, job.train_batch_size,
+                                     init=train_init)
 
   if job.do_predict:
     if job.logits_file:
@@ -214,9 +284,63 @@ def run(job):
   return results
 
 
+# What must agree between the run that wrote output_dir's checkpoints and a run that
+# continues (trains) them: the model (config, vocab, casing) and the training features
+# (their length, windows and question length, and whether unanswerable questions are
+# targets).  A prediction may use other feature settings (USE_KEYS).
+RESUME_KEYS = ("script", "bert_config", "vocab_sha256", "do_lower_case", "max_seq_length",
+               "doc_stride", "max_query_length", "version_2_with_negative")
+USE_KEYS = ("script", "bert_config", "vocab_sha256", "do_lower_case")
+
+
+def run_record(job, config):
+  """What this run was started with (output_dir/run_config.json), compared by the next run
+  into output_dir (RESUME_KEYS / USE_KEYS) before it continues or uses the checkpoints."""
+  return {"script": "run_squad.py",
+          "bert_config_file": os.path.abspath(job.bert_config_file),
+          "bert_config": config.to_dict(),
+          "vocab_file": os.path.abspath(job.vocab_file),
+          "vocab_sha256": output_dir.file_sha256(job.vocab_file),
+          "do_lower_case": bool(job.do_lower_case),
+          "max_seq_length": int(job.max_seq_length),
+          "doc_stride": int(job.doc_stride),
+          "max_query_length": int(job.max_query_length),
+          "version_2_with_negative": bool(job.version_2_with_negative)}
+
+
+def _check_checkpoints(job, variables, record, training_run):
+  """Every check of the checkpoints this run reads, before anything is written; returns
+  output_dir's newest checkpoint (None when there is none).
+
+  --init_checkpoint: its shapes fit the model (name-matched partial load, as the
+  original).  output_dir's newest checkpoint: made by a run started with the same
+  settings (run_config.json) and fits the model exactly (restore.check_resume);
+  --allow_resume_mismatch turns both into warnings.
+  """
+  allow = job.runtime.allow_resume_mismatch
+  if job.init_checkpoint:
+    restore.check(variables, job.init_checkpoint)
+  latest = restore.latest_in(job.output_dir)
+  if latest:
+    output_dir.check_resume(job.output_dir, record, RESUME_KEYS if training_run else USE_KEYS,
+                            allow_mismatch=allow, checkpoint=latest)
+    restore.check_resume(variables, job.output_dir, allow)
+  return latest
+
+
 def _predict_with_model(job, inputs, model, strategy, init):
-  """eval.tf_record, the forward loop over it, and logits.npz: (features, RawResults)."""
+  """The weights, eval.tf_record, the forward loop over it, and logits.npz:
+  (features, RawResults)."""
   rt = job.runtime
+  variables = model.original_variables()
+  if not restore.latest_in(job.output_dir) and job.init_checkpoint and not any(
+      name.startswith(squad_model.HEAD_PREFIX)
+      for name, _ in checkpoints.list_variables(job.init_checkpoint)):
+    # As the original, the head then keeps its random initialisation; say so.
+    logging.warning("%s has no %s* variables (not fine-tuned on SQuAD): the answers come from "
+                    "an untrained span head.", job.init_checkpoint, squad_model.HEAD_PREFIX)
+  # Every weight is read before eval.tf_record is written (a damaged checkpoint fails first).
+  restore.load_for_inference(variables, job.output_dir, init)
   eval_file = os.path.join(job.output_dir, "eval.tf_record")
   features = []
   with records.FeatureWriter(eval_file, is_training=False) as writer:
@@ -228,14 +352,6 @@ def _predict_with_model(job, inputs, model, strategy, init):
   logging.info("  Num orig examples = %d", len(inputs.predict_examples))
   logging.info("  Num split examples = %d", len(features))
   logging.info("  Batch size = %d", job.predict_batch_size)
-  variables = model.original_variables()
-  if not restore.latest_in(job.output_dir) and job.init_checkpoint and not any(
-      name.startswith(squad_model.HEAD_PREFIX)
-      for name, _ in checkpoints.list_variables(job.init_checkpoint)):
-    # As the original, the head then keeps its random initialisation; say so.
-    logging.warning("%s has no %s* variables (not fine-tuned on SQuAD): the answers come from "
-                    "an untrained span head.", job.init_checkpoint, squad_model.HEAD_PREFIX)
-  restore.load_for_inference(variables, job.output_dir, init)
   dataset = records.make_dataset(eval_file, job.max_seq_length, job.predict_batch_size,
                                  is_training=False, drop_remainder=False)
   loop = forward.Forward(_predict_fn(model), strategy=strategy, trim=False,

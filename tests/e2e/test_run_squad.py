@@ -3,9 +3,17 @@
 The oracle's settings (max_seq_length 64, doc_stride 16, max_query_length 16)
 so the records and prediction files can be compared with what the ORIGINAL
 run_squad.py wrote (tests/fixtures/squad, from shared/fixtures/original_bert/squad).
+
+The protections of issue 17 (as run_classifier's, tests/e2e/test_ownership.py) on the
+module's trained output_dir: a second run while one holds the lock, a resume with other
+feature settings (refused, then accepted with --allow_resume_mismatch), numeric flags out
+of range (one line, nothing touched), and SIGTERM during training (one line, exit 143, the
+rerun resumes to the final step).
 """
+import concurrent.futures
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,14 +23,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from e2e_testing import (CKPT, CONFIG, VOCAB, error_line, newest_listed, read_results,
-                         run_script, script_env, snapshot)
+from e2e_testing import (CKPT, CONFIG, VOCAB, copy_run, error_line, newest_listed,
+                         read_results, run_script, script_env, snapshot)
 from helpers import FIXTURES, ROOT
 
 from bert_tf.squad import evaluate as squad_evaluate
 from bert_tf.squad import features_fast, postprocess
 from bert_tf.squad.examples import read_squad_examples
-from bert_tf import checkpoints, tokenization
+from bert_tf import checkpoints, output_dir, tokenization
 
 SQUAD = os.path.join(FIXTURES, "squad")
 SIZES = {"max_seq_length": 64, "doc_stride": 16, "max_query_length": 16}
@@ -70,15 +78,17 @@ def _assert_same_nbest(got, want, atol=1e-5):
 # ------------------------------------------------------------------ a trained run (SQuAD 1.1)
 
 
+TRAIN_FLAGS = dict(init_checkpoint=CKPT, do_train="true",
+                   train_file=os.path.join(SQUAD, "input_v1_train.json"), train_batch_size=4,
+                   num_train_epochs=1.0, learning_rate=1e-3, save_checkpoints_steps=2, seed=1234)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   out = str(tmp_path_factory.mktemp("squad") / "out")
   proc = run_script(squad_cmd(
-      out, init_checkpoint=CKPT, do_train="true", do_predict="true",
-      train_file=os.path.join(SQUAD, "input_v1_train.json"),
-      predict_file=os.path.join(SQUAD, "input_v1_dev.json"),
-      train_batch_size=4, num_train_epochs=1.0, learning_rate=1e-3, save_checkpoints_steps=2,
-      seed=1234))
+      out, do_predict="true", predict_file=os.path.join(SQUAD, "input_v1_dev.json"),
+      **TRAIN_FLAGS))
   assert proc.returncode == 0, proc.stderr[-3000:]
   return out, proc.stderr
 
@@ -89,6 +99,15 @@ def test_train_and_predict_write_the_original_files(trained):
                "nbest_predictions.json", "logits.npz", "eval_results.txt"):
     assert os.path.exists(os.path.join(out, name)), name
   assert not os.path.exists(os.path.join(out, "null_odds.json"))  # SQuAD 1.1
+  assert not os.path.exists(os.path.join(out, output_dir.LOCK_FILE))  # released at the end
+  # What the run was started with, compared by the next run into this output_dir.
+  with open(os.path.join(out, "run_config.json")) as f:
+    record = json.load(f)
+  assert record["script"] == "run_squad.py" and record["bert_config"]["num_hidden_layers"] == 2
+  assert (record["max_seq_length"], record["doc_stride"], record["max_query_length"]) == (
+      64, 16, 16)
+  assert record["do_lower_case"] is True and record["version_2_with_negative"] is False
+  assert len(record["vocab_sha256"]) == 64
   # 19 examples / batch 4 * 1 epoch: steps counted in examples (158 features), as the original
   assert newest_listed(out) == 4
   for line in ("***** Running training *****", "  Num orig examples = 19",
@@ -260,36 +279,172 @@ def test_logits_file_threshold_follows_null_odds(tmp_path):
   assert 0 < nulls < len(odds)
 
 
-# ------------------------------------------------------------------ resume after a kill
+# ------------------------------------------------------------------ interrupts, ownership, resume
 
 
-def test_resume_after_sigkill_reaches_the_final_step(tmp_path):
+def _wait_for_log(proc, log_path, pattern, timeout=300):
+  """Waits until the run's log matches `pattern`; fails if the run ends first."""
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    with open(log_path) as f:
+      if re.search(pattern, f.read(), flags=re.M):
+        return
+    assert proc.poll() is None, "the run ended first:\n" + open(log_path).read()[-3000:]
+    time.sleep(0.05)
+  raise AssertionError("timed out waiting for %r" % pattern)
+
+
+def test_sigterm_saves_the_step_reached_and_the_rerun_resumes_to_the_final_step(tmp_path):
+  """What a preempted machine or a batch scheduler sends: one line, exit 143, a checkpoint of
+  the step reached (no periodic one before the end), and the same command resumes from it."""
   out = str(tmp_path / "out")
   cmd = squad_cmd(out, init_checkpoint=CKPT, do_train="true",
                   train_file=os.path.join(SQUAD, "input_v1_train.json"), train_batch_size=4,
-                  num_train_epochs=8.0, learning_rate=1e-4, save_checkpoints_steps=10, seed=7,
-                  # additive runtime flags go through the shared Trainer (and its resume)
-                  optimizer="lamb", gradient_accumulation_steps=2)
-  num_steps = int(19 / 4 * 8.0)  # 38
-  proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          stdin=subprocess.DEVNULL, env=script_env(), cwd=ROOT)
+                  num_train_epochs=32.0, learning_rate=1e-4, save_checkpoints_steps=100000,
+                  seed=7, optimizer="lamb")  # additive flags: the shared Trainer's resume
+  num_steps = int(19 / 4 * 32.0)  # 152: the signal comes after step 100
+  log_path = str(tmp_path / "first.log")
+  with open(log_path, "w") as log:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log,
+                            stdin=subprocess.DEVNULL, env=script_env(), cwd=ROOT)
   try:
-    deadline = time.time() + 300
-    # until the state file names model.ckpt-10 or later (what a resume reads)
-    while time.time() < deadline and checkpoints.step_of(
-        checkpoints.latest_checkpoint(out) if os.path.isdir(out) else None) < 10:
-      assert proc.poll() is None, "training ended before it could be killed"
-      time.sleep(0.05)
-    assert proc.poll() is None, "training ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
+    _wait_for_log(proc, log_path, r"loss = \S+, step = 100$")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=300)
   finally:
-    proc.wait()
-  killed_at = newest_listed(out)
-  assert 10 <= killed_at < num_steps
+    if proc.poll() is None:
+      proc.kill()
+      proc.wait()
+  first = subprocess.CompletedProcess(cmd, proc.returncode, "", open(log_path).read())
+  assert first.returncode == 128 + signal.SIGTERM, first.stderr[-3000:]
+  m = re.match(r"interrupted \(SIGTERM\) at step (\d+), saved (\S+); rerun the same command to "
+               r"resume from it$", error_line(first, "run_squad.py"))
+  assert m, first.stderr[-2000:]
+  step, prefix = int(m.group(1)), m.group(2)
+  assert 100 <= step < num_steps and prefix == os.path.join(out, "model.ckpt-%d" % step)
+  assert newest_listed(out) == step  # complete: every tensor reads, global_step = N
+  assert not [n for n in os.listdir(out) if ".tmp" in n or n == output_dir.LOCK_FILE]
   rerun = run_script(cmd)
   assert rerun.returncode == 0, rerun.stderr[-3000:]
-  assert "Restoring parameters from" in rerun.stderr
+  assert "Restoring parameters from %s (global_step = %d)" % (prefix, step) in rerun.stderr
   assert newest_listed(out) == num_steps
+
+
+PREDICT_FLAGS = dict(do_predict="true", predict_file=os.path.join(SQUAD, "input_v1_dev.json"))
+
+
+def _fewer_layers(out, d):
+  """A predict with a 1-layer bert_config.json into an output_dir without run_config.json (an
+  older version's): the restore itself refuses the checkpoint."""
+  os.remove(os.path.join(out, "run_config.json"))
+  with open(CONFIG) as f:
+    config = json.load(f)
+  config["num_hidden_layers"] = 1
+  path = os.path.join(d, "bert_config_1_layer.json")
+  with open(path, "w") as f:
+    json.dump(config, f)
+  return dict(PREDICT_FLAGS, bert_config_file=path)
+
+
+# Runs refused into a copy of the trained output_dir: flags, or fn(out, case dir) -> flags.
+REFUSED_RUNS = {
+    # another run holds the output_dir (this test process, see refused_runs)
+    "busy": PREDICT_FLAGS,
+    "other_feature_settings": dict(TRAIN_FLAGS, max_seq_length=48, doc_stride=8),
+    "fewer_layers": _fewer_layers,
+    "train_batch_size_0": dict(TRAIN_FLAGS, train_batch_size=0),
+    "num_train_epochs_0": dict(TRAIN_FLAGS, num_train_epochs=0),
+    "zero_training_steps": dict(TRAIN_FLAGS, num_train_epochs=0.1),
+    "doc_stride_0": dict(PREDICT_FLAGS, doc_stride=0),
+}
+
+
+@pytest.fixture(scope="module")
+def refused_runs(trained, tmp_path_factory):
+  """Each case of REFUSED_RUNS into its copy of the trained output_dir, two at a time (a
+  refused run is mostly start-up): {name: future of (out, flags, proc, before, after)}."""
+  base = tmp_path_factory.mktemp("refused")
+
+  def one(name):
+    d = str(base / name)
+    out = os.path.join(d, "out")
+    copy_run(trained[0], out)
+    flags = REFUSED_RUNS[name]
+    flags = flags(out, d) if callable(flags) else flags
+    held = output_dir.acquire(out) if name == "busy" else None
+    try:
+      before = snapshot(out)
+      proc = run_script(squad_cmd(out, **flags))
+      return out, flags, proc, before, snapshot(out)
+    finally:
+      if held is not None:
+        held.release()
+
+  with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+    yield {name: pool.submit(one, name) for name in REFUSED_RUNS}
+
+
+def _refused(refused_runs, name):
+  """(out, flags, the error line): exit 1, one line, output_dir unchanged."""
+  out, flags, proc, before, after = refused_runs[name].result()
+  assert proc.returncode == 1, proc.stderr[-3000:]
+  message = error_line(proc, "run_squad.py")
+  assert after == before, "output_dir changed"
+  return out, flags, message
+
+
+def test_second_run_into_a_busy_output_dir_is_one_line_naming_the_holder(refused_runs):
+  out, _, message = _refused(refused_runs, "busy")
+  assert message.startswith("%s: output_dir is in use by another run (pid %d on " %
+                            (out, os.getpid())), message
+  assert message.endswith("; wait for it to finish or stop it, or pass another --output_dir")
+
+
+def test_resume_with_other_feature_settings_is_refused_then_accepted_with_the_flag(refused_runs):
+  out, flags, message = _refused(refused_runs, "other_feature_settings")
+  assert message == (
+      "%s/model.ckpt-4: --output_dir holds the checkpoint of a run started with other settings "
+      "(then -> now: max_seq_length 64 -> 48; doc_stride 16 -> 8; recorded in "
+      "%s/run_config.json); pass a new --output_dir to start over, the recorded settings to "
+      "continue it, or --allow_resume_mismatch to continue anyway" % (out, out))
+  proc = run_script(squad_cmd(out, allow_resume_mismatch="true", **flags))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert ("(max_seq_length 64 -> 48; doc_stride 16 -> 8); continuing anyway "
+          "(--allow_resume_mismatch)") in proc.stderr
+  # Resumed (already at its final step: the Trainer's resume itself is the SIGTERM test's).
+  assert "Restoring parameters from %s/model.ckpt-4 (global_step = 4)" % out in proc.stderr
+  assert newest_listed(out) == 4
+  assert len(_parsed_records(os.path.join(out, "train.tf_record"))[0]["input_ids"]) == 48
+  with open(os.path.join(out, "run_config.json")) as f:
+    record = json.load(f)
+  assert (record["max_seq_length"], record["doc_stride"]) == (48, 8)  # the new settings
+
+
+def test_a_checkpoint_that_does_not_fit_the_model_is_refused(refused_runs):
+  out, _, message = _refused(refused_runs, "fewer_layers")
+  assert message.startswith(
+      "%s/model.ckpt-4: the checkpoint in --output_dir does not fit the model: 16 of its "
+      "variables are not in the model (bert/encoder/layer_1/" % out), message
+  assert message.endswith("; it was written with another bert_config.json or task. Pass the "
+                          "same settings to continue it, a new --output_dir to start over, or "
+                          "--allow_resume_mismatch to load only what fits")
+
+
+NUMERIC_MESSAGES = {
+    "train_batch_size_0": "--train_batch_size=0: must be >= 1; the examples per training step",
+    "num_train_epochs_0": "--num_train_epochs=0.0: must be a finite number > 0; with --do_train "
+                          "there must be something to train, e.g. --num_train_epochs=2",
+    "zero_training_steps": "--num_train_epochs=0.1 with 19 training examples and "
+                           "--train_batch_size=4 gives 0 training steps; pass more epochs or a "
+                           "smaller batch size",
+    "doc_stride_0": "--doc_stride=0: must be >= 1; how far each window of a long document moves "
+                    "on, e.g. 128",
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMERIC_MESSAGES))
+def test_numeric_flag_out_of_range_is_one_line_and_touches_nothing(refused_runs, name):
+  assert _refused(refused_runs, name)[2] == NUMERIC_MESSAGES[name]
 
 
 # ------------------------------------------------------------------ bad input: one line

@@ -70,3 +70,100 @@ def test_job_defaults_are_the_original_flag_defaults():
   assert fresh.do_lower_case and not fresh.verbose_logging
   assert not fresh.version_2_with_negative and fresh.null_score_diff_threshold == 0.0
   assert fresh.runtime.save_checkpoints_steps == fresh.runtime.iterations_per_loop == 1000
+
+
+# ------------------------------------------------------------------ numeric flags (issue 17)
+
+
+def _flags_message(**kw):
+  with pytest.raises(ValueError) as e:
+    squad_job.check_flags(_job(**kw))
+  return str(e.value)
+
+
+TRAIN = dict(do_train=True, train_file="t.json")
+PREDICT = dict(do_predict=True, predict_file="p.json")
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(PREDICT, max_seq_length=4, max_query_length=0),
+     "--max_seq_length=4: must be >= 5; room for [CLS], a question token, [SEP], a document "
+     "token and [SEP]"),
+    (dict(PREDICT, max_query_length=0),
+     "--max_query_length=0: must be >= 1; the question's tokens kept in each feature"),
+    (dict(PREDICT, doc_stride=0),
+     "--doc_stride=0: must be >= 1; how far each window of a long document moves on"),
+    (dict(TRAIN, doc_stride=-3), "--doc_stride=-3: must be >= 1"),
+    (dict(TRAIN, train_batch_size=0),
+     "--train_batch_size=0: must be >= 1; the examples per training step"),
+    (dict(TRAIN, num_train_epochs=0.0),
+     "--num_train_epochs=0.0: must be a finite number > 0; with --do_train there must be "
+     "something to train, e.g. --num_train_epochs=2"),
+    (dict(TRAIN, num_train_epochs=-1.0), "--num_train_epochs=-1.0: must be a finite number > 0"),
+    (dict(TRAIN, num_train_epochs=float("inf")),
+     "--num_train_epochs=inf: must be a finite number > 0"),
+    (dict(TRAIN, learning_rate=float("nan")),
+     "--learning_rate=nan: must be a finite number > 0; e.g. --learning_rate=3e-5"),
+    (dict(TRAIN, learning_rate=0.0), "--learning_rate=0.0: must be a finite number > 0"),
+    (dict(TRAIN, warmup_proportion=1.5),
+     "--warmup_proportion=1.5: must be a finite number >= 0 and <= 1; the fraction of the "
+     "training steps that warm up"),
+    (dict(TRAIN, warmup_proportion=-0.1), "--warmup_proportion=-0.1: must be a finite number"),
+    (dict(PREDICT, predict_batch_size=0),
+     "--predict_batch_size=0: must be >= 1; the examples per prediction step"),
+    (dict(PREDICT, n_best_size=0),
+     "--n_best_size=0: must be >= 1; the answers listed per question in nbest_predictions.json"),
+    (dict(PREDICT, max_answer_length=0),
+     "--max_answer_length=0: must be >= 1; the longest answer in tokens"),
+    (dict(PREDICT, null_score_diff_threshold=float("nan")),
+     "--null_score_diff_threshold=nan: must be a finite number; the null answer wins when "
+     "null score - best non-null score is above it"),
+    (dict(PREDICT, null_score_diff_threshold=float("-inf")),
+     "--null_score_diff_threshold=-inf: must be a finite number;"),
+])
+def test_numeric_flags_are_checked_naming_the_flag(kw, message):
+  assert _flags_message(**kw).startswith(message)
+
+
+def test_only_the_flags_the_run_uses_are_checked():
+  # Predict only: the training flags are not used.
+  squad_job.check_flags(_job(train_batch_size=0, num_train_epochs=0.0, learning_rate=0.0,
+                             warmup_proportion=2.0, **PREDICT))
+  # Train only: the prediction flags are not used.
+  squad_job.check_flags(_job(predict_batch_size=0, n_best_size=0, max_answer_length=0,
+                             null_score_diff_threshold=float("nan"), **TRAIN))
+  # Re-thresholding a logits.npz runs no model: no --predict_batch_size.
+  squad_job.check_flags(_job(predict_batch_size=0, logits_file="l.npz", **PREDICT))
+  # A negative threshold is a legitimate SQuAD 2.0 setting.
+  squad_job.check_flags(_job(null_score_diff_threshold=-2.7, **PREDICT))
+
+
+def test_runtime_flags_are_checked_too():
+  from bert_tf.runtime import RuntimeOptions
+  job = _job(runtime=RuntimeOptions(save_checkpoints_steps=0), **TRAIN)
+  with pytest.raises(ValueError, match=r"^--save_checkpoints_steps=0: must be >= 1$"):
+    squad_job.check_flags(job)
+
+
+def test_original_checks_come_before_the_numeric_flags(tmp_path):
+  """validate's order and messages first: a job that breaks both gets the original's message."""
+  job = _job(do_predict=True, max_seq_length=64, doc_stride=0, n_best_size=0)
+  with pytest.raises(ValueError) as e:
+    squad_job.read_inputs(job)
+  assert str(e.value) == "If `do_predict` is True, then `predict_file` must be specified."
+  job = _job(do_predict=True, predict_file=squad_path("input_v2_dev.json"), doc_stride=0)
+  with pytest.raises(ValueError, match=r"^--doc_stride=0: must be >= 1"):
+    squad_job.read_inputs(job)
+
+
+def test_zero_training_steps_is_one_line():
+  job = _job(do_train=True, train_file=squad_path("input_v1_train.json"), train_batch_size=4,
+             num_train_epochs=0.1)
+  inputs = squad_job.read_inputs(job)
+  with pytest.raises(ValueError) as e:
+    squad_job.num_train_steps_of(job, inputs)
+  assert str(e.value) == ("--num_train_epochs=0.1 with 19 training examples and "
+                          "--train_batch_size=4 gives 0 training steps; pass more epochs or a "
+                          "smaller batch size")
+  job.num_train_epochs = 1.0
+  assert squad_job.num_train_steps_of(job, inputs) == (4, 0)
