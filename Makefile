@@ -22,10 +22,10 @@ $(STAMP): requirements.txt requirements-test.txt pyproject.toml setup.py
 
 # The whole suite (the README's test command; .ci/run calls it).
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto --dist loadfile tests
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PY) -m pytest -q -n auto --dist loadfile -m "not slow" tests
 
 $(MINILM)/bert_model.ckpt.index: $(STAMP)
 	$(PY) -m bert_tf.interop.minilm --output_dir $(MINILM)

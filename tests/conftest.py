@@ -24,3 +24,14 @@ def fixtures_dir():
 @pytest.fixture
 def tiny_dir():
   return TINY
+
+
+@pytest.fixture(autouse=True)
+def _absl_logger_level_restored():
+  """No test leaves absl's logger at another level for the tests after it (which ones run
+  after which depends on how the suite is split over pytest-xdist's workers)."""
+  import logging
+  absl_logger = logging.getLogger("absl")
+  level = absl_logger.level
+  yield
+  absl_logger.setLevel(level)

@@ -46,12 +46,14 @@ class LogCapture(std_logging.Handler):
 def absl_messages():
   capture = LogCapture()
   absl_logger = logging.get_absl_logger()
-  old_verbosity = logging.get_verbosity()
+  # The logger's own level, not get_verbosity(): that is the effective level, and setting it
+  # back would pin absl's logger at the root's level for every later test in the process.
+  old_level = absl_logger.level
   logging.set_verbosity(logging.INFO)
   absl_logger.addHandler(capture)
   yield capture.messages
   absl_logger.removeHandler(capture)
-  logging.set_verbosity(old_verbosity)
+  absl_logger.setLevel(old_level)
 
 
 def run_fixture_command(output_file, num_workers, monkeypatch):
