@@ -3,7 +3,6 @@ import os
 import pathlib
 import re
 import stat
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,7 +13,7 @@ import tensorflow as tf
 
 from bert_tf import checkpoints, modeling
 from bert_tf.configuration import BertConfig
-from helpers import FIXTURES, ROOT, TINY
+from helpers import FIXTURES, TINY
 
 CKPT = os.path.join(TINY, "bert_model.ckpt")
 

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 from helpers import FIXTURES, ROOT, TINY
-from bert_tf import checkpoints, restore, tokenization
+from bert_tf import checkpoints, restore
 from bert_tf.errors import DataError
 from bert_tf.data.tasks import get_processor
 from bert_tf.inference import model_dir, predictor, settings, text_input

@@ -4,7 +4,6 @@ the original, and the SavedModel's probabilities == our Keras model's, loaded wi
 import csv
 import json
 import os
-import random
 import re
 import subprocess
 import sys

@@ -49,10 +49,8 @@ def modules(tmp_path_factory):
   d = tmp_path_factory.mktemp("hub")
   cfg = BertConfig.from_json_file(os.path.join(TINY, "bert_config.json"))
   vocab = os.path.join(TINY, "vocab.txt")
-  tf2 = tf2_encoder.export_tf2_encoder(cfg, CKPT, vocab, True, str(d / "tf2")) or str(d / "tf2")
-  tf1 = tf1_hub_module.export_tf1_hub_module(cfg, CKPT, vocab, True,
-                                             str(d / "tf1")) or str(d / "tf1")
-  return {"tf2": str(d / "tf2"), "tf1": str(d / "tf1")}
+  return {"tf2": tf2_encoder.export_tf2_encoder(cfg, CKPT, vocab, True, str(d / "tf2")),
+          "tf1": tf1_hub_module.export_tf1_hub_module(cfg, CKPT, vocab, True, str(d / "tf1"))}
 
 
 @pytest.fixture(scope="module")
