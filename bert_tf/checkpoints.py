@@ -255,7 +255,9 @@ _TMP_BUNDLE = re.compile(r"^\.tmp-(\d+)-model\.ckpt-\d+\.")
 _TMP_STATE = re.compile(r"^" + re.escape(_STATE_FILE) + r"\.tmp-(\d+)$")
 
 
-def _pid_alive(pid):
+def pid_alive(pid):
+  """Whether process `pid` exists (on this machine): what names a temporary file as a live
+  writer's rather than one left by a killed run."""
   try:
     os.kill(pid, 0)
   except ProcessLookupError:
@@ -275,7 +277,7 @@ def remove_stale_temporary_files(directory):
     return stale
   for name in names:
     m = _TMP_BUNDLE.match(name) or _TMP_STATE.match(name)
-    if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+    if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
       stale.append(os.path.join(directory, name))
   _remove_quietly(stale)
   if stale:

@@ -44,6 +44,8 @@ import time
 
 from absl import logging
 
+from bert_tf import checkpoints
+
 LOCK_FILE = ".bert_tf.lock"
 RUN_RECORD = "run_config.json"
 
@@ -222,25 +224,13 @@ _EXPORT_TEMPORARY = re.compile(r"^\.(.+)\.tmp-[a-z0-9_]{8}(\.old)?$")
 _OWN_SUBDIRS = ("best",)
 
 
-def _pid_alive(pid):
-  if pid == os.getpid():
-    return True
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except OSError:
-    return True
-  return True
-
-
 def _is_stale_file(name):
   if name in _PLAIN_TEMPORARY:
     return True
   for pattern in _PID_TEMPORARY:
     m = pattern.match(name)
     if m:
-      return not _pid_alive(int(m.group(1)))
+      return not checkpoints.pid_alive(int(m.group(1)))
   return False
 
 
