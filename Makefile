@@ -7,7 +7,7 @@ MINILM := checkpoints/minilm_L6_H384_A12
 GLUE := data/glue
 OUT ?= output
 
-.PHONY: venv test test-fast demo minilm sst2 bench clean
+.PHONY: venv test test-fast demo minilm sst2 squad squad-cv bench clean
 
 venv: $(STAMP)
 
@@ -53,6 +53,19 @@ sst2: minilm
 	  --train_batch_size=32 --learning_rate=2e-5 --num_train_epochs=3.0 \
 	  --output_dir=$(OUT)/sst2_output/
 	@cat $(OUT)/sst2_output/eval_results.txt
+
+# Question answering on real data: the shipped SQuAD 2.0 sample split by article (train 4,
+# evaluate on Victoria_(Australia)), 1.1 and 2.0 forms, the original README's recipe and the
+# small-data setting chosen by `make squad-cv`; see docs/squad_real_data.md.
+SQUAD_FORMS ?= 1.1,2.0
+SQUAD_SETTINGS ?= original,tuned
+squad: minilm
+	$(PY) examples/squad_demo.py --model_dir=$(MINILM) --output_dir=$(OUT)/squad \
+	  --forms=$(SQUAD_FORMS) --settings=$(SQUAD_SETTINGS)
+
+# The cross-validation (training articles only) that chose the tuned setting.
+squad-cv: minilm
+	$(PY) examples/squad_cv.py --model_dir=$(MINILM) --output_dir=$(OUT)/squad_cv
 
 # Side by side with keras-hub and HF (PyTorch CPU in its own venv); see benchmarks/README.md.
 BENCH_ARGS ?=
