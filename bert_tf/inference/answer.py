@@ -37,6 +37,7 @@ records and `write_lines` writes an output file atomically.
 import collections
 import contextlib
 import json
+import logging as std_logging
 import os
 import sys
 import time
@@ -312,13 +313,14 @@ def _info_logs_off():
   """features_fast logs the windows of the first examples of every conversion, as
   run_squad's "*** Example ***" lines; an answer command converts chunk after chunk and
   keeps its log to progress lines."""
-  level = logging.get_verbosity()
-  if level < logging.DEBUG:  # --verbosity=1 keeps them
-    logging.set_verbosity(min(level, logging.WARNING))
+  logger = logging.get_absl_logger()
+  level = logger.level
+  if logger.getEffectiveLevel() >= std_logging.INFO:  # --verbosity=1 (debug) keeps them
+    logger.setLevel(max(logger.getEffectiveLevel(), std_logging.WARNING))
   try:
     yield
   finally:
-    logging.set_verbosity(level)
+    logger.setLevel(level)
 
 
 def _word_starts(context, num_words, char_to_word_offset):

@@ -324,3 +324,22 @@ def test_saved_model_errors(tmp_path):
   with pytest.raises(InputError, match=r"serving_default takes text_a and returns "
                      r"probabilities; answer\.py needs a question-answering export"):
     answer.SavedModelAnswerer(path)
+
+
+def test_long_inputs_log_progress_with_an_estimate(squad_checkpoint, monkeypatch, caplog):
+  _, prefix = squad_checkpoint
+  model = answer.load_answerer(init_checkpoint=prefix, bert_config_file=CONFIG,
+                               vocab_file=VOCAB, **SIZES)
+  questions = _questions("input_v1_dev.json")[:5]
+  whole = model.answer(questions)
+  monkeypatch.setattr(answer, "CHUNK_QUESTIONS", 2)
+  caplog.set_level("INFO", logger="absl")
+  chunked = model.answer(questions)
+  # Chunks change nothing but the log.
+  assert [(r["answer"], r["start"], r["end"]) for r in chunked] == [
+      (r["answer"], r["start"], r["end"]) for r in whole]
+  progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Answered")]
+  assert len(progress) == 3
+  assert re.match(r"^Answered 2 of 5 questions \([\d.]+ questions/s, about \d+s left\)$",
+                  progress[0]), progress
+  assert progress[-1].startswith("Answered 5 of 5 questions")
