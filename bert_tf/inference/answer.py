@@ -433,21 +433,29 @@ class SquadAnswerer(object):
                  "SQuAD %s)", self.checkpoint, s.max_seq_length, s.doc_stride,
                  s.max_query_length, "2.0" if self.version_2_with_negative else "1.1")
 
-  def examples(self, questions):
+  def examples(self, questions, first_number=1):
     """SquadExamples as run_squad reads a predict file: the context split into words
-    (split_paragraph), one words list shared by the questions of one context."""
+    (split_paragraph), one words list shared by the questions of one context.  The
+    qas_id (named in postprocess' warnings) is where the question was read, else
+    "question N"."""
     split = {}
     examples = []
+    seen = set()
     for i, q in enumerate(questions):
       if q.context not in split:
         split[q.context] = split_paragraph(q.context)
-      examples.append(SquadExample(qas_id=i, question_text=q.question,
+      number = "question %d" % (first_number + i)
+      qas_id = q.line or number
+      if qas_id in seen:  # the records are matched to the questions by qas_id
+        qas_id = "%s (%s)" % (qas_id, number)
+      seen.add(qas_id)
+      examples.append(SquadExample(qas_id=qas_id, question_text=q.question,
                                    doc_tokens=split[q.context][0]))
     return examples, split
 
-  def _answer_chunk(self, questions):
+  def _answer_chunk(self, questions, first_number):
     s = self.settings
-    examples, split = self.examples(questions)
+    examples, split = self.examples(questions, first_number)
     with _info_logs_off():
       features = features_fast.convert_examples_to_features(
           examples, self.tokenizer, s.max_seq_length, s.doc_stride, s.max_query_length,
@@ -469,9 +477,9 @@ class SquadAnswerer(object):
     starts = {}
     records = []
     for i, (q, example) in enumerate(zip(questions, examples)):
-      entry = spans.get(i)
-      text = predictions[i]
-      null_diff = null_odds.get(i)
+      entry = spans.get(example.qas_id)
+      text = predictions[example.qas_id]
+      null_diff = null_odds.get(example.qas_id)
       has_answer = bool(text) and entry is not None
       if entry is None:
         score = 0.0
@@ -499,7 +507,7 @@ class SquadAnswerer(object):
     progress = _Progress(len(questions), CHUNK_QUESTIONS)
     records = []
     for begin in range(0, len(questions), CHUNK_QUESTIONS):
-      records.extend(self._answer_chunk(questions[begin:begin + CHUNK_QUESTIONS]))
+      records.extend(self._answer_chunk(questions[begin:begin + CHUNK_QUESTIONS], begin + 1))
       progress.update(len(records))
     return records
 
