@@ -248,6 +248,11 @@ def test_conflicting_flags(trained, tmp_path):
       "--saved_model_dir replaces --output_dir: the SavedModel holds the model and the "
       "settings it was exported with (squad_settings.json); leave out --output_dir, or pass "
       "the run_squad.py --output_dir instead of --saved_model_dir")
+  proc = run_script(answer_cmd(output_dir=out, question="Who?", context="Me.",
+                               input_file=trained["questions"]))
+  assert proc.returncode == 1
+  assert error_line(proc, "answer.py") == (
+      "--question/--context give one question, --input_file JSON lines; pass one or the other")
   proc = run_script(answer_cmd(output_dir=out, question="Who?"))
   assert proc.returncode == 1
   assert error_line(proc, "answer.py") == (
