@@ -343,3 +343,19 @@ def test_long_inputs_log_progress_with_an_estimate(squad_checkpoint, monkeypatch
   assert re.match(r"^Answered 2 of 5 questions \([\d.]+ questions/s, about \d+s left\)$",
                   progress[0]), progress
   assert progress[-1].startswith("Answered 5 of 5 questions")
+
+
+def test_answers_keep_the_contexts_whitespace(squad_checkpoint):
+  """An answer across words separated by tabs, newlines and runs of spaces is the context's
+  own text there (predictions.json would join the words with single spaces)."""
+  _, prefix = squad_checkpoint
+  model = answer.load_answerer(init_checkpoint=prefix, bert_config_file=CONFIG,
+                               vocab_file=VOCAB, **SIZES)
+  context = ("Émile  Zola\twrote  many\n\nbooks in   Paris (France), and    Steve Smith's   "
+             "cafe.")
+  records = model.answer([answer.Question(q, context) for q in
+                          ("Where?", "What cafe?", "Which city is it in the text given here?")])
+  assert [r["answer"] for r in records] == [
+      "cafe", "wrote  many\n\nbooks in", "Zola\twrote  many\n\nbooks in   Paris (France),"]
+  for r in records:
+    assert context[r["start"]:r["end"]] == r["answer"]
