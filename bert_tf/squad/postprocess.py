@@ -51,8 +51,11 @@ _PrelimPrediction = collections.namedtuple(
     "PrelimPrediction",
     ["feature_index", "start_index", "end_index", "start_logit", "end_logit"])
 
+# feature_index, start_index, end_index: the span of a non-null entry (None otherwise),
+# reported through compute_predictions' `answer_spans`.
 _NbestPrediction = collections.namedtuple(
-    "NbestPrediction", ["text", "start_logit", "end_logit"])
+    "NbestPrediction", ["text", "start_logit", "end_logit", "feature_index", "start_index",
+                        "end_index"], defaults=(None, None, None))
 
 # The original's starting value of the minimum null score.
 _NO_NULL_SCORE = 1000000
@@ -103,6 +106,16 @@ def get_final_text(pred_text, orig_text, do_lower_case, verbose_logging=False):
   Smith".  When anything does not line up, orig_text is returned whole
   (logged when verbose_logging).
   """
+  start, end = final_text_span(pred_text, orig_text, do_lower_case, verbose_logging)
+  return orig_text[start:end]
+
+
+def final_text_span(pred_text, orig_text, do_lower_case, verbose_logging=False):
+  """(start, end) of get_final_text's result in orig_text (end exclusive):
+  where the answer lies in the original words, for callers that need its
+  character offsets (bert_tf.inference.answer); (0, len(orig_text)) when
+  get_final_text returns orig_text whole."""
+  whole = (0, len(orig_text))
   tokenizer = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
   tok_text = " ".join(tokenizer.tokenize(orig_text))
 
@@ -110,7 +123,7 @@ def get_final_text(pred_text, orig_text, do_lower_case, verbose_logging=False):
   if start_position == -1:
     if verbose_logging:
       logging.info("Unable to find text: '%s' in '%s'" % (pred_text, orig_text))
-    return orig_text
+    return whole
   end_position = start_position + len(pred_text) - 1
 
   orig_ns_text, orig_ns_to_s_map = _strip_spaces(orig_text)
@@ -120,7 +133,7 @@ def get_final_text(pred_text, orig_text, do_lower_case, verbose_logging=False):
     if verbose_logging:
       logging.info("Length not equal after stripping spaces: '%s' vs '%s'",
                    orig_ns_text, tok_ns_text)
-    return orig_text
+    return whole
 
   # Character positions of tok_text -> positions in the space-free text.
   tok_s_to_ns_map = {}
@@ -135,7 +148,7 @@ def get_final_text(pred_text, orig_text, do_lower_case, verbose_logging=False):
   if orig_start_position is None:
     if verbose_logging:
       logging.info("Couldn't map start position")
-    return orig_text
+    return whole
 
   orig_end_position = None
   if end_position in tok_s_to_ns_map:
@@ -145,16 +158,19 @@ def get_final_text(pred_text, orig_text, do_lower_case, verbose_logging=False):
   if orig_end_position is None:
     if verbose_logging:
       logging.info("Couldn't map end position")
-    return orig_text
+    return whole
 
-  return orig_text[orig_start_position:(orig_end_position + 1)]
+  return orig_start_position, orig_end_position + 1
 
 
-def _prediction_text(example, feature, pred, do_lower_case, verbose_logging):
-  """The final text of a non-null candidate span."""
-  tok_tokens = feature.tokens[pred.start_index:(pred.end_index + 1)]
-  orig_doc_start = feature.token_to_orig_map[pred.start_index]
-  orig_doc_end = feature.token_to_orig_map[pred.end_index]
+def prediction_span(example, feature, start_index, end_index, do_lower_case,
+                    verbose_logging=False):
+  """Where the final text of the non-null span start_index..end_index of `feature` lies:
+  (first word, last word, start, end), the text being
+  " ".join(example.doc_tokens[first:last + 1])[start:end]."""
+  tok_tokens = feature.tokens[start_index:(end_index + 1)]
+  orig_doc_start = feature.token_to_orig_map[start_index]
+  orig_doc_end = feature.token_to_orig_map[end_index]
   orig_tokens = example.doc_tokens[orig_doc_start:(orig_doc_end + 1)]
   tok_text = " ".join(tok_tokens)
   # De-tokenize WordPieces that have been split off.
@@ -164,13 +180,22 @@ def _prediction_text(example, feature, pred, do_lower_case, verbose_logging):
   tok_text = tok_text.strip()
   tok_text = " ".join(tok_text.split())
   orig_text = " ".join(orig_tokens)
-  return get_final_text(tok_text, orig_text, do_lower_case, verbose_logging)
+  start, end = final_text_span(tok_text, orig_text, do_lower_case, verbose_logging)
+  return orig_doc_start, orig_doc_end, start, end
+
+
+def _prediction_text(example, feature, pred, do_lower_case, verbose_logging):
+  """The final text of a non-null candidate span (get_final_text's)."""
+  first, last, start, end = prediction_span(example, feature, pred.start_index,
+                                            pred.end_index, do_lower_case, verbose_logging)
+  return " ".join(example.doc_tokens[first:(last + 1)])[start:end]
 
 
 def compute_predictions(all_examples, all_features, all_results, n_best_size,
                         max_answer_length, do_lower_case,
                         version_2_with_negative=False,
-                        null_score_diff_threshold=0.0, verbose_logging=False):
+                        null_score_diff_threshold=0.0, verbose_logging=False,
+                        answer_spans=None):
   """The original write_predictions' computation, without writing files.
 
   Args:
@@ -179,6 +204,10 @@ def compute_predictions(all_examples, all_features, all_results, n_best_size,
     all_results: RawResults (unique_id, start_logits, end_logits as Python
       floats) covering every feature.
     the rest: as the original flags.
+    answer_spans: None, or a dict filled with qas_id -> the n-best entry
+      (text, start_logit, end_logit, feature_index, start_index, end_index)
+      of the answer's span: the best non-null one in 2.0 (also when the null
+      answer wins), the first one in 1.1; None when there is no such span.
 
   Returns:
     (predictions, nbest, null_odds): OrderedDicts keyed by qas_id in example
@@ -253,6 +282,8 @@ def compute_predictions(all_examples, all_features, all_results, n_best_size,
       all_predictions[example.qas_id] = ""
       scores_diff_json[example.qas_id] = float(score_null)
       all_nbest_json[example.qas_id] = nbest_json
+      if answer_spans is not None:
+        answer_spans[example.qas_id] = None
       continue
 
     if version_2_with_negative:
@@ -285,7 +316,10 @@ def compute_predictions(all_examples, all_features, all_results, n_best_size,
       nbest.append(_NbestPrediction(
           text=final_text,
           start_logit=pred.start_logit,
-          end_logit=pred.end_logit))
+          end_logit=pred.end_logit,
+          feature_index=pred.feature_index if final_text else None,
+          start_index=pred.start_index if final_text else None,
+          end_index=pred.end_index if final_text else None))
 
     # 2.0: the null answer is always in the n-best.
     if version_2_with_negative and "" not in seen_predictions:
@@ -333,6 +367,10 @@ def compute_predictions(all_examples, all_features, all_results, n_best_size,
         all_predictions[example.qas_id] = best_non_null_entry.text
 
     all_nbest_json[example.qas_id] = nbest_json
+    if answer_spans is not None:
+      chosen = best_non_null_entry if version_2_with_negative else nbest[0]
+      answer_spans[example.qas_id] = (
+          chosen if chosen is not None and chosen.start_index is not None else None)
 
   return all_predictions, all_nbest_json, scores_diff_json
 

@@ -28,6 +28,7 @@ COMMANDS = {
     "fill_mask.py": "bert-fill-mask",
     "export_model.py": "bert-export-model",
     "run_squad.py": "bert-run-squad",
+    "answer.py": "bert-answer",
 }
 # Flags each program lists under its own heading in --helpfull.
 KEY_FLAGS = {
@@ -41,6 +42,7 @@ KEY_FLAGS = {
     "export_model.py": ("--format:", "--export_dir:"),
     "run_squad.py": ("--bert_config_file:", "--null_score_diff_threshold:", "--logits_file:",
                      "--[no]use_tpu:"),
+    "answer.py": ("--saved_model_dir:", "--question:", "--null_score_diff_threshold:"),
 }
 # Programs that define no flags of their own: run_classifier_with_tfhub.py lists
 # run_classifier's under `run_classifier:`, as the original (which imports it) does.
