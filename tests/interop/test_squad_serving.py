@@ -234,6 +234,14 @@ def test_export_loads_in_a_fresh_process_without_bert_tf(model, tmp_path):
   assert got["answer"] == [w["answer"] for w in want]
   assert got["start"] == [w["start"] for w in want]
   assert got["end"] == [w["end"] for w in want]
+  # The TF1-style loader of saved_model_cli (as TF Serving's) runs it too.
+  r = subprocess.run([os.path.join(os.path.dirname(PY), "saved_model_cli"), "run", "--dir",
+                      export, "--tag_set", "serve", "--signature_def", "serving_default",
+                      "--input_exprs", "question=['%s'];context=['%s']" % pairs[12]],
+                     capture_output=True, text=True, timeout=300,
+                     env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert repr(want[12]["answer"].encode()) in r.stdout, r.stdout[-2000:]
 
 
 def test_export_rejects_settings_the_run_would_refuse(model, tmp_path):
