@@ -191,6 +191,8 @@ def test_export_dir_over_the_run_s_own_files_is_refused(runs, tmp_path):
   proc = run_script(squad_cmd(run, do_predict="true", predict_file=runs["predict_v1"],
                               export_dir=str(other)))
   assert proc.returncode == 1
-  assert "--export_dir" in error_line(proc, "run_squad.py")
+  assert error_line(proc, "run_squad.py") == (
+      "%s: --export_dir already exists and holds files that are not a bert_tf export "
+      "(mine.txt); exporting would delete them. Pass a new or empty --export_dir" % other)
   assert snapshot(run) == before
   assert sorted(os.listdir(other)) == ["mine.txt"]
