@@ -47,7 +47,8 @@ QUESTIONS_AND_CONTEXTS = [
     ("controls", "zero\u200bwidth soft\u00adhyphen ctrl\x01x nul\x00x replacement\ufffdchar"),
     ("", "a question with no tokens still has a context to answer from"),
     ("one", "word"),
-    ("numbers", " ".join(str(i) for i in range(60))),
+    ("which of these numbers, counted from zero and written in digits, comes right after "
+     "the one that follows seven?", " ".join(str(i) for i in range(60))),  # cut to 8 tokens
     ("Greek", "ΟΔΥΣΣΕΥΣ Σ ΑΣ. σίσυφος ΣΊΣΥΦΟΣ"),
 ]
 
