@@ -14,6 +14,9 @@ Additions to the original (its files are unchanged):
   official SQuAD metrics (bert_tf.squad.evaluate);
 * `logits_file` makes the prediction post-process such a logits.npz instead
   of running the model (another null_score_diff_threshold in seconds);
+* `export_dir` writes a serving SavedModel of the run's weights at the end (raw
+  question and context in, the predictions.json answer out:
+  bert_tf.interop.squad_serving), checked before any work;
 * every input is read and checked before anything is written to output_dir;
 * the protections of run_classifier (issue 17): the numeric flags' ranges are
   checked up front (`check_flags`), the run owns output_dir (a lock) from
