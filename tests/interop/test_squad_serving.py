@@ -93,10 +93,6 @@ def reference(model, pairs, do_lower_case=True, version_2_with_negative=False,
   return predictions, nbest, null_odds, logits
 
 
-def _collapse(text):
-  return " ".join(text.split(" ")) if text else text
-
-
 def check_record(context, got, want_text, want_nbest, version_2, diff=None):
   """One answer record against the Python reference's predictions / nbest."""
   answer, start, end = got["answer"], got["start"], got["end"]
