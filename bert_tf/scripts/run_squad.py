@@ -112,6 +112,13 @@ def define_flags(module_name):
       "--null_score_diff_threshold in seconds. Needs no checkpoint; the predict_file, vocab, "
       "do_lower_case, max_seq_length, doc_stride and max_query_length must be those of the "
       "run that wrote it.", **kw)
+  flags.DEFINE_string(
+      "export_dir", None,
+      "[bert_tf] After training/predicting, write a serving SavedModel of the model here: "
+      "raw question and context strings in (serving_default), the answer, its character "
+      "offsets in the context, its score, the null decision (2.0) and the logits out; the "
+      "tokenization, windows and answer selection run in the graph with this run's "
+      "settings.", **kw)
 
 
 def job_from_flags():

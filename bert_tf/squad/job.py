@@ -14,6 +14,9 @@ Additions to the original (its files are unchanged):
   official SQuAD metrics (bert_tf.squad.evaluate);
 * `logits_file` makes the prediction post-process such a logits.npz instead
   of running the model (another null_score_diff_threshold in seconds);
+* `export_dir` writes a serving SavedModel of the run's weights at the end (raw
+  question and context in, the predictions.json answer out:
+  bert_tf.interop.squad_serving), checked before any work;
 * every input is read and checked before anything is written to output_dir;
 * the protections of run_classifier (issue 17): the numeric flags' ranges are
   checked up front (`check_flags`), the run owns output_dir (a lock) from
@@ -76,6 +79,7 @@ class SquadJob:
   runtime: RuntimeOptions = dataclasses.field(default_factory=RuntimeOptions)
   # ---- additive options (defaults keep the original behaviour)
   logits_file: Optional[str] = None  # post-process this logits.npz instead of running the model
+  export_dir: Optional[str] = None  # also write a serving SavedModel (question/context in) here
 
 
 @dataclasses.dataclass
@@ -153,6 +157,12 @@ def read_inputs(job):
   config = BertConfig.from_json_file(job.bert_config_file)
   validate(job, config)
   check_flags(job)
+  if job.export_dir:  # before any work: an export never replaces the user's or the run's files
+    checkpoints.check_can_publish(job.export_dir, inputs=(
+        ("--output_dir", job.output_dir), ("--train_file", job.train_file),
+        ("--predict_file", job.predict_file), ("--init_checkpoint", job.init_checkpoint),
+        ("--vocab_file", job.vocab_file), ("--bert_config_file", job.bert_config_file),
+        ("--logits_file", job.logits_file)))
   tokenizer = tokenization.load_tokenizer(job.vocab_file, job.do_lower_case, config.vocab_size,
                                           job.bert_config_file)
   inputs = Inputs(config=config, tokenizer=tokenizer)
@@ -221,7 +231,7 @@ def run(job):
   """
   inputs = read_inputs(job)
   steps = num_train_steps_of(job, inputs) if job.do_train else (0, 0)
-  with output_dir.owned(job.output_dir, lock=training.is_chief()):
+  with output_dir.owned(job.output_dir, lock=training.is_chief(), export_dir=job.export_dir):
     return _run(job, inputs, *steps)
 
 
@@ -234,7 +244,8 @@ def _run(job, inputs, num_train_steps, num_warmup_steps):
     training.seed_everything(rt.seed)
   init = restore.checkpoint_initializer(job.init_checkpoint)
   strategy = model = None
-  if job.do_train or not job.logits_file:  # a --logits_file prediction needs no model
+  # A --logits_file prediction needs no model (an export does).
+  if job.do_train or not job.logits_file or job.export_dir:
     strategy = rt.strategy()
     model, optimizer = _build(job, inputs.config, strategy, num_train_steps, num_warmup_steps)
     variables = model.original_variables()
@@ -281,7 +292,29 @@ def _run(job, inputs, num_train_steps, num_warmup_steps):
       features, raw_results = _predict_with_model(job, inputs, model, strategy, init)
     results["predictions"], results["eval"] = _write_predictions(job, inputs, features,
                                                                  raw_results)
+
+  if job.export_dir:
+    results["export"] = _export(job, model, init)
   return results
+
+
+def _export(job, model, init):
+  """The serving SavedModel of the run's weights (bert_tf.interop.squad_serving) at
+  job.export_dir, with the run's feature and answer settings."""
+  from bert_tf.interop import squad_serving
+  # The newest checkpoint in output_dir (the trained one), else --init_checkpoint.
+  global_step = restore.load_for_inference(model.original_variables(), job.output_dir, init)
+  squad_serving.export_squad(
+      model, job.vocab_file, job.export_dir, do_lower_case=job.do_lower_case,
+      max_seq_length=job.max_seq_length, doc_stride=job.doc_stride,
+      max_query_length=job.max_query_length,
+      version_2_with_negative=job.version_2_with_negative,
+      null_score_diff_threshold=job.null_score_diff_threshold,
+      n_best_size=job.n_best_size, max_answer_length=job.max_answer_length,
+      source=restore.latest_in(job.output_dir) or job.init_checkpoint)
+  logging.info("Exported the SQuAD model (global_step %d) as a SavedModel to %s", global_step,
+               job.export_dir)
+  return job.export_dir
 
 
 # What must agree between the run that wrote output_dir's checkpoints and a run that
