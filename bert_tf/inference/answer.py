@@ -592,6 +592,10 @@ class SavedModelAnswerer(object):
       out = {k: out[k].numpy() for k in SERVING_OUTPUTS if k in out}
       for j, q in enumerate(batch):
         answer = out["answer"][j].decode("utf-8")
+        if out["start"][j] >= 0:
+          # The signature's `answer` is predictions.json's text (words joined by single
+          # spaces); the command prints the context's own characters, as from a checkpoint.
+          answer = q.context[int(out["start"][j]):int(out["end"][j])]
         has_answer = bool(out["has_answer"][j]) if "has_answer" in out else bool(answer)
         null_diff = out["null_score_diff"][j] if "null_score_diff" in out else float("nan")
         records.append(_record(q, answer, out["start"][j], out["end"][j], out["score"][j],

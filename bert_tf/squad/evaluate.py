@@ -259,6 +259,13 @@ def has_gold_answers(dataset):
              for paragraph in article["paragraphs"] for qa in paragraph["qas"])
 
 
+def unanswerable_ids(dataset):
+  """The ids of questions without any answer (SQuAD 2.0's unanswerable ones): the 1.1
+  metrics cannot score them (evaluate-v1.1.py fails on them with max() of nothing)."""
+  return [qa["id"] for article in dataset for paragraph in article["paragraphs"]
+          for qa in paragraph["qas"] if not qa.get("answers")]
+
+
 def load_dataset(path):
   """The "data" list of a SQuAD file (SquadInputError when it is not one)."""
   return load_squad_json(path)

@@ -97,7 +97,8 @@ class Inputs:
 def validate(job, config):
   """The original validate_flags_or_throw, in its order and with its messages, then ours."""
   tokenization.validate_case_matches_checkpoint(job.do_lower_case, job.init_checkpoint)
-  if not job.do_train and not job.do_predict:
+  if not job.do_train and not job.do_predict and not job.export_dir:
+    # (ours: --export_dir alone exports output_dir's newest checkpoint)
     raise ValueError("At least one of `do_train` or `do_predict` must be True.")
   if job.do_train and not job.train_file:
     raise ValueError("If `do_train` is True, then `train_file` must be specified.")
@@ -413,6 +414,14 @@ def _write_predictions(job, inputs, features, raw_results):
       null_score_diff_threshold=job.null_score_diff_threshold,
       verbose_logging=job.verbose_logging)
   if not squad_evaluate.has_gold_answers(inputs.predict_dataset):
+    return predictions, None
+  unanswerable = (squad_evaluate.unanswerable_ids(inputs.predict_dataset)
+                  if not job.version_2_with_negative else [])
+  if unanswerable:
+    logging.warning("%s: %d questions have no answer (SQuAD 2.0's unanswerable ones, e.g. %s); "
+                    "the SQuAD 1.1 metrics cannot score them, so no %s is written. Predict with "
+                    "--version_2_with_negative=True for the 2.0 metrics.", job.predict_file,
+                    len(unanswerable), unanswerable[0], EVAL_RESULTS_FILE)
     return predictions, None
   metrics = squad_evaluate.evaluate(
       inputs.predict_dataset, predictions, job.version_2_with_negative,

@@ -264,14 +264,6 @@ def test_conflicting_flags(trained, tmp_path):
 # ------------------------------------------------------------------------ serving export
 
 
-def _run_squad_exports():
-  with open(os.path.join(ROOT, "bert_tf", "scripts", "run_squad.py"), encoding="utf-8") as f:
-    return '"export_dir"' in f.read()
-
-
-@pytest.mark.skipif(not _run_squad_exports(),
-                    reason="run_squad.py --export_dir (issue 19, serving) is not merged yet; "
-                           "this test runs once it is")
 def test_saved_model_answers_equal_the_checkpoints(trained, tmp_path):
   """The serving export of the trained run answers (in a fresh process) as the checkpoint."""
   out = trained["out"]
