@@ -97,15 +97,15 @@ def test_missing_prediction_scores_zero_in_v1_and_is_left_out_in_v2():
 
 
 def test_unanswerable_ids_are_what_the_11_metrics_cannot_score():
-  dataset = [{"paragraphs": [{"context": "a b", "qas": [
-      {"id": "q1", "answers": [{"text": "a", "answer_start": 0}]},
+  dataset = [{"paragraphs": [{"context": "x y", "qas": [
+      {"id": "q1", "answers": [{"text": "x", "answer_start": 0}]},
       {"id": "q2", "answers": [], "is_impossible": True},
-      {"id": "q3", "answers": [{"text": "b", "answer_start": 2}]}]}]}]
+      {"id": "q3", "answers": [{"text": "y", "answer_start": 2}]}]}]}]
   assert evaluate.unanswerable_ids(dataset) == ["q2"]
   assert evaluate.has_gold_answers(dataset)
   with pytest.raises(ValueError):  # what run_squad.py now avoids (a warning, no eval file)
-    evaluate.evaluate_v1(dataset, {"q1": "a", "q2": "", "q3": "b"})
-  answerable = [{"paragraphs": [{"context": "a b", "qas": dataset[0]["paragraphs"][0]["qas"][::2]}]}]
+    evaluate.evaluate_v1(dataset, {"q1": "x", "q2": "", "q3": "y"})
+  answerable = [{"paragraphs": [{"context": "x y", "qas": dataset[0]["paragraphs"][0]["qas"][::2]}]}]
   assert evaluate.unanswerable_ids(answerable) == []
-  assert evaluate.evaluate_v1(answerable, {"q1": "a", "q3": "b"}) == {"exact_match": 100.0,
+  assert evaluate.evaluate_v1(answerable, {"q1": "x", "q3": "y"}) == {"exact_match": 100.0,
                                                                       "f1": 100.0}
