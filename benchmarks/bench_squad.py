@@ -9,6 +9,12 @@
   --mode=predict: squad.job._predict_fn (start/end logits + unique ids) in the
                   tf.function(strategy.run(...)) step of bert_tf.forward over a tf.data
                   pipeline of fixed random batches, outputs fetched to numpy.
+  --mode=profile: attention's share of the time at this length: the model's forward
+                  (dropout off) and forward + backward (dropout on, the span loss) at
+                  [batch, seq], against the attention core alone -- per layer
+                  Q K^T, + mask, softmax, (dropout,) P V on [B, A, S, d] tensors, chained
+                  through the num_hidden_layers layers -- in three variants: the two
+                  batched matmuls only, + mask + softmax, + dropout.
 
 The real job (run_squad.py itself) is run by run_all.py (`--parts squad`).
 Weights: the converted MiniLM checkpoint (or BENCH_MODEL_DIR).  Prints one line
@@ -144,9 +150,93 @@ def run_predict(args):
   return results
 
 
+def run_profile(args):
+  import math
+  import statistics
+  import tensorflow as tf
+  from bert_tf import checkpoints, training
+  from bert_tf.squad import model as squad_model
+  strategy = training.resolve_strategy()
+  _, model, _ = build(strategy)
+  checkpoints.init_from_checkpoint(model.original_variables(),
+                                   os.path.join(common.MINILM, "bert_model.ckpt"), log=False)
+  b, s = args.batch, args.seq
+  batch = {k: tf.constant(v) for k, v in squad_batch(b, s, seed=0).items()}
+  cfg = common.CONFIG
+  heads, layers = cfg["heads"], cfg["num_layers"]
+  d = cfg["hidden"] // heads
+
+  @tf.function
+  def forward():
+    return model(batch, training=False)["start_logits"]
+
+  @tf.function
+  def forward_backward():
+    with tf.GradientTape() as tape:
+      loss = squad_model.squad_loss(model(batch, training=True), batch["start_positions"],
+                                    batch["end_positions"])
+    grads = tape.gradient(loss, model.trainable_variables)
+    # every gradient used (an unused one would be pruned from the graph)
+    return tf.add_n([tf.reduce_sum(g.values if isinstance(g, tf.IndexedSlices) else g)
+                     for g in grads if g is not None])
+
+  rng = tf.random.Generator.from_seed(0)
+  q0, k0, v0 = (tf.Variable(rng.normal([b, heads, s, d])) for _ in range(3))
+  adder = tf.zeros([b, 1, 1, s])
+
+  def core(variant, training):
+    # Each layer's context feeds the next layer's query: a dependency chain, so the
+    # graph optimizer cannot merge the layers' identical products.
+    x = q0
+    for _ in range(layers):
+      scores = tf.matmul(x * (1.0 / math.sqrt(d)), k0, transpose_b=True)  # [B,A,S,S]
+      if variant != "matmuls":
+        scores = tf.nn.softmax(scores + adder)
+      if variant == "+ dropout" and training:
+        scores = tf.nn.dropout(scores, rate=0.1)
+      x = tf.matmul(scores, v0)  # [B,A,S,d]
+    return x
+
+  def core_fn(variant, training):
+    if not training:
+      return tf.function(lambda: core(variant, False))
+
+    def fwd_bwd():
+      with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(core(variant, True))
+      return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(loss, [q0, k0, v0])])
+    return tf.function(fwd_bwd)
+
+  def time_ms(fn):
+    for _ in range(2):
+      fn().numpy()
+    walls = []
+    for _ in range(args.reps):
+      with common.Window() as w:
+        fn().numpy()
+      walls.append(w.wall * 1000)
+    return round(statistics.median(walls), 1)
+
+  out = {"system": "bert_tf BertForSquad", "mode": "profile", "batch": b, "seq": s,
+         "attention_flop_share": 2.0 * s * cfg["hidden"] / (
+             4 * cfg["hidden"] ** 2 + 2 * cfg["hidden"] * cfg["intermediate"] +
+             2 * s * cfg["hidden"]), "ms": {}, "share": {}}
+  for name, whole, with_grad in (("forward", forward, False),
+                                 ("forward+backward", forward_backward, True)):
+    total = time_ms(whole)
+    out["ms"][name] = total
+    for variant in ("matmuls", "+ mask + softmax", "+ dropout"):
+      if variant == "+ dropout" and not with_grad:
+        continue
+      ms = time_ms(core_fn(variant, with_grad))
+      out["ms"]["%s: attention %s" % (name, variant)] = ms
+      out["share"]["%s: attention %s" % (name, variant)] = round(ms / total, 3)
+  return out
+
+
 def main():
   p = argparse.ArgumentParser()
-  p.add_argument("--mode", choices=["train", "predict"], required=True)
+  p.add_argument("--mode", choices=["train", "predict", "profile"], required=True)
   p.add_argument("--batch", type=int, default=12)
   p.add_argument("--batches", type=int, nargs="+", default=[12, 32])
   p.add_argument("--seq", type=int, default=384)
@@ -155,9 +245,10 @@ def main():
   p.add_argument("--windows", type=int, default=3)
   p.add_argument("--examples_per_window", type=int, default=96)
   p.add_argument("--use_xla", action="store_true")
+  p.add_argument("--reps", type=int, default=5, help="profile: timed repeats")
   args = p.parse_args()
   load_start = common.load1()
-  out = run_train(args) if args.mode == "train" else run_predict(args)
+  out = {"train": run_train, "predict": run_predict, "profile": run_profile}[args.mode](args)
   out["load1_start"] = load_start
   import tensorflow as tf
   out["versions"] = {"tensorflow": tf.__version__}
