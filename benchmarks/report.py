@@ -305,7 +305,7 @@ def render(results):
 
   # ---------------------------------------------------------------- (g) SQuAD at 384
   squad_keys = [k for k in jobs if k.startswith(("squad_train/", "squad_predict/",
-                                                 "squad_job/"))]
+                                                 "squad_job/", "squad_profile/"))]
   if squad_keys:
     target_rows.extend(_render_squad(results, w, peak))
 
@@ -514,6 +514,22 @@ def _render_squad(results, w, peak):
     if jb and jh:
       rows.append(("(g) SQuAD real job wall time vs HF run_qa-style", TARGETS["squad_job"],
                    _ratio(jh["wall_s"], jb["wall_s"]), None))
+  pj = _job(results, "squad_profile/bert_tf")
+  if pj:
+    r = pj["result"]
+    w("Attention's share of bert_tf's time at batch %s, seq %s (`bench_squad.py "
+      "--mode=profile`; the attention core alone, chained through the layers, ÷ the whole "
+      "model; attention is %.0f%% of the matrix FLOP here):" % (
+          r["batch"], r["seq"], 100 * r["attention_flop_share"]))
+    w("")
+    w("| what | ms (median) | share of the whole |")
+    w("|---|---|---|")
+    for name, ms in r["ms"].items():
+      w("| %s | %.1f | %s |" % (name, ms, _f(r["share"].get(name) and 100 * r["share"][name],
+                                               "%.0f%%")))
+    w("")
+    w("Others' CPU during the profile: %.2f cores." % pj["others_cores"])
+    w("")
   return rows
 
 

@@ -400,6 +400,9 @@ def main():
                       "(default: run_squad unseeded, HF seed 0)")
   p.add_argument("--squad_skip_fixed", action="store_true",
                  help="squad: only the real job")
+  p.add_argument("--squad_profile", action="store_true",
+                 help="squad: also attention's share of bert_tf's forward / forward+backward "
+                      "time at the squad shape (bench_squad.py --mode=profile)")
   p.add_argument("--jobs", default="",
                  help="comma list of job keys or prefixes to run (e.g. train/bert_tf,predict/); "
                       "default all jobs of the chosen parts")
@@ -568,6 +571,10 @@ def main():
     if not a.squad_skip_fixed:
       for j in squad_fixed_jobs(a):
         run_job(j.key, j.label, j.argv, j.timeout, j.python)
+    if a.squad_profile:
+      run_job("squad_profile/bert_tf", "bert_tf attention share",
+              ["benchmarks/bench_squad.py", "--mode", "profile", "--batch", str(a.squad_batch),
+               "--seq", str(a.squad_seq), "--reps", "2" if a.quick else "5"], 3600)
     train_file, predict_file = squad_split(a.main_python, os.path.join(a.log_dir, "squad_data"),
                                            a.squad_v2)
     out_dir = os.path.join(a.log_dir, "squad_bert_tf_output")

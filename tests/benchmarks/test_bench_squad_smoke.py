@@ -89,6 +89,19 @@ def test_predict_mode_reports_every_batch_size():
 
 
 @pytest.mark.slow
+def test_profile_mode_reports_attention_shares():
+  out = _bench("--mode=profile", "--batch=2", "--seq=32", "--reps=1")
+  assert out["mode"] == "profile" and out["seq"] == 32
+  assert set(out["ms"]) == {
+      "forward", "forward: attention matmuls", "forward: attention + mask + softmax",
+      "forward+backward", "forward+backward: attention matmuls",
+      "forward+backward: attention + mask + softmax", "forward+backward: attention + dropout"}
+  assert all(_positive(v) for v in out["ms"].values()), out
+  for name, share in out["share"].items():
+    assert share == pytest.approx(out["ms"][name] / out["ms"][name.split(":")[0]], abs=1e-3)
+
+
+@pytest.mark.slow
 def test_run_squad_log_gives_every_stage(squad_job):
   log, t0, t1, out = squad_job
   stages, marks = run_all.squad_stages(log, t0, t1)
@@ -193,7 +206,11 @@ def test_report_renders_section_g_with_ratios_and_targets():
                                  "eval": {"exact_match": 10.0, "f1": 20.0}}, 118, 2000),
       "squad_job/hf": _job("HF run_qa-style",
                            {"stages_s": stages, "eval": {"exact_match": 9.0, "f1": 19.0},
-                            "settings": {"version_2_with_negative": False}}, 236, 3500)}}
+                            "settings": {"version_2_with_negative": False}}, 236, 3500),
+      "squad_profile/bert_tf": _job("bert_tf attention share", {
+          "batch": 12, "seq": 384, "attention_flop_share": 1 / 7.0,
+          "ms": {"forward": 1000.0, "forward: attention matmuls": 250.0},
+          "share": {"forward: attention matmuls": 0.25}}, 100, 2000)}}
   text = report.render(results)
   assert "## (g) SQuAD" in text
   assert "| (g) SQuAD fine-tuning ex/s at 384 vs HF | ≥ 1.5× | 1.500× |" in text
@@ -202,3 +219,5 @@ def test_report_renders_section_g_with_ratios_and_targets():
   assert "(f) peak RSS squad_job: HF ÷ bert_tf" in text
   assert "| HF run_qa-style | 5.0 | 1.0 | 100.0 | 1.0 | 10.0 | 1.0 | 236.0 | 2.00× | 9.00 |" \
       in text
+  assert "| forward: attention matmuls | 250.0 | 25% |" in text
+  assert "attention is 14% of the matrix FLOP here" in text
