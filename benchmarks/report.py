@@ -12,7 +12,8 @@ sys.path.insert(0, HERE)
 
 import common  # noqa: E402
 
-TARGETS = {"train": 1.3, "predict": 1.5, "real_job": 2.0, "tokenize": 10.0, "pretrain": 3.0}
+TARGETS = {"train": 1.3, "predict": 1.5, "real_job": 2.0, "tokenize": 10.0, "pretrain": 3.0,
+           "squad_train": 1.5, "squad_predict": 1.5, "squad_job": 2.0}
 
 
 def _f(x, fmt="%.1f"):
@@ -302,6 +303,12 @@ def render(results):
       target_rows.append(("(e) create_pretraining_data vs original path", TARGETS["pretrain"],
                           r.get("speedup_median"), worst))
 
+  # ---------------------------------------------------------------- (g) SQuAD at 384
+  squad_keys = [k for k in jobs if k.startswith(("squad_train/", "squad_predict/",
+                                                 "squad_job/", "squad_profile/"))]
+  if squad_keys:
+    target_rows.extend(_render_squad(results, w, peak))
+
   # ---------------------------------------------------------------- (f) RSS
   w("## (f) Peak RSS (each job in its own process; wait4 ru_maxrss)")
   w("")
@@ -311,6 +318,11 @@ def render(results):
     w("| %s (%s) | %.0f | %.0f | %s |" % (k, j["label"], j["peak_rss_mb"], j["wall_s"],
                                          j["exit"]))
   w("")
+  for mode in ("squad_train", "squad_predict", "squad_job"):
+    b, p = _job(results, "%s/bert_tf" % mode), _job(results, "%s/hf" % mode)
+    if b and p:
+      target_rows.append(("(f) peak RSS %s: HF ÷ bert_tf (≥ 1 = bert_tf ≤ HF)" % mode, 1.0,
+                          p["peak_rss_mb"] / b["peak_rss_mb"], None))
   for mode in ("train", "predict", "real_job"):
     b = _job(results, "%s/bert_tf" % mode)
     for peer in ("keras_hub", "keras_hub_jit"):
@@ -381,6 +393,150 @@ def render(results):
       w(f.read().rstrip("\n"))
       w("")
   return "\n".join(lines) + "\n"
+
+
+def _render_squad(results, w, peak):
+  """Section (g): the SQuAD rows at seq 384 and the real job; returns its target rows."""
+  jobs = results["jobs"]
+  rows = []
+  tb, th = _job(results, "squad_train/bert_tf"), _job(results, "squad_train/hf")
+  w("## (g) SQuAD: fine-tuning and predict at seq 384, and the real job")
+  w("")
+  if tb or th:
+    any_r = (tb or th)["result"]
+    seq = any_r.get("seq") or 384
+    w("Fine-tuning at fixed shape: seq %s, batch %s, random ids (all real), random start/end "
+      "positions, dropout on; bert_tf = BertForSquad + the Trainer as run_squad builds them, "
+      "HF = BertForQuestionAnswering, AdamW + clip 1.0. %.3f GFLOP per example per training "
+      "step (attention %.0f%% of it)." % (
+          seq, any_r.get("batch"), common.flops_per_example(seq, True) / 1e9,
+          100 * _attention_share(seq)))
+    w("")
+    w("| system | ex/s median | ex/s slowest window | slowest step s | GFLOP/s median | "
+      "% of peak | bert_tf ÷ it | CPU util | peak RSS MiB | others' CPU (cores) |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    for k in ("squad_train/bert_tf", "squad_train/hf"):
+      j = jobs.get(k)
+      if not j:
+        continue
+      r = j.get("result") if j.get("ok") else None
+      if not r:
+        w("| %s | FAILED (exit %s, see %s) |||||||||" % (j["label"], j["exit"], j["log"]))
+        continue
+      med = r["ex_per_s_median"]
+      w("| %s | %.2f | %.2f | %s | %.1f | %.0f%% | %s | %s | %.0f | %.2f |" % (
+          j["label"], med, r["ex_per_s_min"], _f(r.get("step_s_max"), "%.2f"),
+          r["gflops_median"], 100 * r["gflops_median"] / peak,
+          _f(_ratio(tb and tb["result"]["ex_per_s_median"], med), "%.2f×"),
+          _f(r.get("cpu_util_median"), "%.2f"), j["peak_rss_mb"], j["others_cores"]))
+    w("")
+    if tb and th:
+      rows.append(("(g) SQuAD fine-tuning ex/s at 384 vs HF", TARGETS["squad_train"],
+                   _ratio(tb["result"]["ex_per_s_median"], th["result"]["ex_per_s_median"]),
+                   _ratio(tb["result"]["ex_per_s_min"], th["result"]["ex_per_s_max"])))
+  pb, ph = _job(results, "squad_predict/bert_tf"), _job(results, "squad_predict/hf")
+  if pb or ph:
+    batches = sorted({b for j in (pb, ph) if j for b in j["result"]["by_batch"]}, key=int)
+    seq = (pb or ph)["result"].get("seq") or 384
+    w("Predict at fixed shape: seq %s, dropout off, start/end logits fetched to host memory. "
+      "%.3f GFLOP per example forward." % (seq, common.flops_per_example(seq, False) / 1e9))
+    w("")
+    head = "| system | " + " | ".join(
+        "b%s ex/s median | b%s slowest window ex/s | b%s GFLOP/s | b%s bert_tf ÷ it" %
+        (b, b, b, b) for b in batches) + " | peak RSS MiB | others' CPU (cores) |"
+    w(head)
+    w("|" + "---|" * (head.count("|") - 1))
+    base = pb["result"]["by_batch"] if pb else {}
+    for k in ("squad_predict/bert_tf", "squad_predict/hf"):
+      j = jobs.get(k)
+      if not j:
+        continue
+      if not j.get("ok"):
+        w("| %s | FAILED (exit %s, see %s) |" % (j["label"], j["exit"], j["log"]))
+        continue
+      cells = []
+      for b in batches:
+        r = j["result"]["by_batch"].get(b)
+        if not r:
+          cells.append("— | — | — | —")
+          continue
+        cells.append("%.2f | %.2f | %.1f (%.0f%%) | %s" % (
+            r["ex_per_s_median"], r["ex_per_s_min"], r["gflops_median"],
+            100 * r["gflops_median"] / peak,
+            _f(_ratio(base.get(b, {}).get("ex_per_s_median"), r["ex_per_s_median"]), "%.2f×")))
+      w("| %s | %s | %.0f | %.2f |" % (j["label"], " | ".join(cells), j["peak_rss_mb"],
+                                       j["others_cores"]))
+    w("")
+    if pb and ph:
+      for b in batches:
+        br, hr = base.get(b), ph["result"]["by_batch"].get(b)
+        if br and hr:
+          rows.append(("(g) SQuAD predict batch %s at 384 vs HF" % b, TARGETS["squad_predict"],
+                       _ratio(br["ex_per_s_median"], hr["ex_per_s_median"]),
+                       _ratio(br["ex_per_s_min"], hr["ex_per_s_max"])))
+  jb, jh = _job(results, "squad_job/bert_tf"), _job(results, "squad_job/hf")
+  if jobs.get("squad_job/bert_tf") or jobs.get("squad_job/hf"):
+    r0 = (jb or jh or {}).get("result") or {}
+    form = r0.get("form") or ("2.0" if (r0.get("settings") or {}).get(
+        "version_2_with_negative") else "1.1")
+    w("The real job (SQuAD %s form): train on Normans, Computational_complexity_theory, "
+      "Southern_California, Sky_(United_Kingdom) (first answer), predict and evaluate on "
+      "Victoria_(Australia), converted MiniLM, seq 384, doc_stride 128, train batch 12, "
+      "predict batch 8. bert_tf = `run_squad.py` with the original README's command line "
+      "(stages from its absl log); HF = `bench_hf_squad.py --mode=real_job` (run_qa-style, "
+      "run_squad's windows, utils_qa post-processing, the same official metrics). "
+      "setup includes imports and model load; total = the whole process." % form)
+    w("")
+    w("| system | setup s | train features s | train s | predict features s | predict s | "
+      "postprocess + eval s | total s | bert_tf ÷ it (total) | EM | F1 | best_f1 (thresh) | "
+      "peak RSS MiB | others' CPU (cores) |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for k in ("squad_job/bert_tf", "squad_job/hf"):
+      j = jobs.get(k)
+      if not j:
+        continue
+      r = j.get("result") if j.get("ok") else None
+      if not r or not r.get("stages_s"):
+        w("| %s | FAILED (exit %s, see %s) |||||||||||||" % (j["label"], j["exit"], j["log"]))
+        continue
+      s, ev = r["stages_s"], r.get("eval") or {}
+      em = ev.get("exact_match", ev.get("exact"))
+      best = ("%.2f (%.3f)" % (ev["best_f1"], ev["best_f1_thresh"])) if "best_f1" in ev \
+          else "—"
+      ratio = _ratio(j["wall_s"], jb["wall_s"]) if jb else None
+      w("| %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %s | %s | %s | %.0f | %.2f |" % (
+          j["label"], *[_f(s.get(x)) for x in ("setup", "train_features", "train",
+                                               "predict_features", "predict",
+                                               "postprocess_eval")],
+          j["wall_s"], "1.00×" if k == "squad_job/bert_tf" else _f(ratio, "%.2f×"),
+          _f(em, "%.2f"), _f(ev.get("f1"), "%.2f"), best, j["peak_rss_mb"], j["others_cores"]))
+    w("")
+    if jb and jh:
+      rows.append(("(g) SQuAD real job wall time vs HF run_qa-style", TARGETS["squad_job"],
+                   _ratio(jh["wall_s"], jb["wall_s"]), None))
+  pj = _job(results, "squad_profile/bert_tf")
+  if pj:
+    r = pj["result"]
+    w("Attention's share of bert_tf's time at batch %s, seq %s (`bench_squad.py "
+      "--mode=profile`; the attention core alone, chained through the layers, ÷ the whole "
+      "model; attention is %.0f%% of the matrix FLOP here):" % (
+          r["batch"], r["seq"], 100 * r["attention_flop_share"]))
+    w("")
+    w("| what | ms (median) | share of the whole |")
+    w("|---|---|---|")
+    for name, ms in r["ms"].items():
+      w("| %s | %.1f | %s |" % (name, ms, _f(r["share"].get(name) and 100 * r["share"][name],
+                                               "%.0f%%")))
+    w("")
+    w("Others' CPU during the profile: %.2f cores." % pj["others_cores"])
+    w("")
+  return rows
+
+
+def _attention_share(seq, cfg=common.CONFIG):
+  """The attention products' (QK^T, PV) share of the matrix FLOP at this length."""
+  h, i = cfg["hidden"], cfg["intermediate"]
+  return 2.0 * seq * h / (4 * h * h + 2 * h * i + 2 * seq * h)
 
 
 def main():

@@ -15,6 +15,10 @@ Parts (default: fixed, tokenize, pretrain; --real_job adds the MRPC job):
             (profile_bert_tf.py; off by default).
   real_job  (c) MRPC train 3 epochs + eval + predict: run_classifier.py with the original
             flags vs keras-hub's pipeline vs HF run_glue-style loop.
+  squad     (g) SQuAD at seq 384: fine-tuning ex/s (batch 12) and predict ex/s (batch 12,
+            32) of bert_tf's BertForSquad + Trainer vs HF BertForQuestionAnswering, then
+            the real job on the SQuAD sample split by article: run_squad.py with the
+            original README's flags vs an HF run_qa-style run (bench_hf_squad.py).
   (f) peak RSS of every subprocess (wait4 ru_maxrss) is in every table.
 
 Usage:
@@ -173,6 +177,101 @@ def bert_tf_stages(log_path, t_start, t_end):
   return {k: round(v, 2) for k, v in stages.items()}, marks
 
 
+def squad_stages(log_path, t_start, t_end):
+  """Stage wall times of a run_squad --do_train --do_predict log: setup (start -> the
+  first "*** Example ***" of the training features), train_features (-> "Running
+  training"), train (-> "Loss for final step"), predict_features (restore for inference
+  + eval features, -> "Running predictions"), predict (-> "Writing predictions to"),
+  postprocess_eval (-> process end: answers, n-best files, logits.npz... and the
+  official metrics)."""
+  events = absl_events(log_path, datetime.datetime.fromtimestamp(t_start).year)
+
+  def first(prefix, after=0.0):
+    for ts, msg in events:
+      if ts >= after and msg.startswith(prefix):
+        return ts
+    return None
+
+  marks = {"train_features": first("*** Example ***")}
+  marks["running_training"] = first("***** Running training *****")
+  marks["train_done"] = first("Loss for final step")
+  marks["running_predictions"] = first("***** Running predictions *****")
+  marks["writing_predictions"] = first("Writing predictions to")
+  if None in marks.values():
+    return None, marks
+  stages = {"setup": marks["train_features"] - t_start,
+            "train_features": marks["running_training"] - marks["train_features"],
+            "train": marks["train_done"] - marks["running_training"],
+            "predict_features": marks["running_predictions"] - marks["train_done"],
+            "predict": marks["writing_predictions"] - marks["running_predictions"],
+            "postprocess_eval": t_end - marks["writing_predictions"]}
+  return {k: round(v, 2) for k, v in stages.items()}, marks
+
+
+SQUAD_INPUT = os.path.join("data", "squad", "squad_v2.0_dev_first5articles.json")
+SQUAD_TRAIN_ARTICLES = "Normans,Computational_complexity_theory,Southern_California," \
+                       "Sky_(United_Kingdom)"
+SQUAD_EVAL_ARTICLES = "Victoria_(Australia)"
+
+
+def squad_split(python, out_dir, v2):
+  """The train / eval files of `make squad` (bert_tf.squad.articles): (train, predict)."""
+  form = "v2.0" if v2 else "v1.1"
+  files = (os.path.join(out_dir, "train-%s.json" % form), os.path.join(out_dir, "dev-%s.json" % form))
+  os.makedirs(out_dir, exist_ok=True)
+  for path, articles, train in ((files[0], SQUAD_TRAIN_ARTICLES, True),
+                                (files[1], SQUAD_EVAL_ARTICLES, False)):
+    argv = [python, "-m", "bert_tf.squad.articles", "--input_file", SQUAD_INPUT,
+            "--articles", articles, "--output_file", path]
+    if not v2:
+      argv.append("--answerable_only")
+    if train:
+      argv.append("--first_answer_only")
+    subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+  return files
+
+
+def squad_fixed_jobs(a):
+  tr = ["--warmup", str(a.warmup), "--steps", str(a.squad_steps), "--windows", str(a.windows),
+        "--batch", str(a.squad_batch), "--seq", str(a.squad_seq)]
+  pr = ["--warmup", str(a.pred_warmup), "--windows", str(a.windows), "--seq", str(a.squad_seq),
+        "--examples_per_window", str(a.squad_examples_per_window), "--batches"] + \
+       [str(b) for b in a.squad_predict_batches]
+  bt, hf = "benchmarks/bench_squad.py", "benchmarks/bench_hf_squad.py"
+  t_train = 900 + 120 * a.squad_steps * a.windows
+  jobs = [
+      Job("squad_train/bert_tf", "bert_tf BertForSquad Trainer", [bt, "--mode", "train"] + tr,
+          t_train),
+      Job("squad_train/hf", "HF BertForQuestionAnswering", [hf, "--mode", "train"] + tr,
+          t_train, python="bench"),
+      Job("squad_predict/bert_tf", "bert_tf BertForSquad predict",
+          [bt, "--mode", "predict"] + pr, 1800),
+      Job("squad_predict/hf", "HF BertForQuestionAnswering", [hf, "--mode", "predict"] + pr,
+          1800, python="bench"),
+  ]
+  if a.skip_hf:
+    jobs = [j for j in jobs if j.python != "bench"]
+  return jobs
+
+
+def run_squad_argv(output_dir, train_file, predict_file, a):
+  """run_squad.py with the original README's SQuAD command line (--learning_rate /
+  --num_train_epochs from --squad_lr / --squad_epochs)."""
+  m = os.path.relpath(common.MINILM, ROOT)
+  argv = ["run_squad.py", "--vocab_file=%s/vocab.txt" % m,
+          "--bert_config_file=%s/bert_config.json" % m,
+          "--init_checkpoint=%s/bert_model.ckpt" % m, "--do_train=True",
+          "--train_file=%s" % train_file, "--do_predict=True",
+          "--predict_file=%s" % predict_file, "--train_batch_size=12",
+          "--learning_rate=%s" % a.squad_lr, "--num_train_epochs=%s" % a.squad_epochs,
+          "--max_seq_length=384", "--doc_stride=128", "--output_dir=%s" % output_dir]
+  if a.squad_v2:
+    argv.append("--version_2_with_negative=True")
+  if a.squad_seed is not None:
+    argv.append("--seed=%d" % a.squad_seed)
+  return argv
+
+
 # --------------------------------------------------------------------------- create_pretraining_data
 
 _CPD_ROW = re.compile(r"^((?:original|fast) path.*?)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s*$")
@@ -268,7 +367,7 @@ def run_classifier_argv(output_dir, a):
 def main():
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--parts", default="fixed,tokenize,pretrain",
-                 help="comma list of fixed, tokenize, pretrain, profile, real_job")
+                 help="comma list of fixed, tokenize, pretrain, profile, real_job, squad")
   p.add_argument("--real_job", action="store_true", help="add the MRPC job (~45 min)")
   p.add_argument("--quick", action="store_true",
                  help="smoke settings: tiny windows, 2k SST-2 examples, 1 MB corpus, "
@@ -286,6 +385,24 @@ def main():
   p.add_argument("--pretrain_mb", type=float, default=10.0)
   p.add_argument("--pretrain_repeats", type=int, default=3)
   p.add_argument("--real_job_epochs", type=float, default=3.0)
+  p.add_argument("--squad_seq", type=int, default=384, help="squad: fixed-shape rows' length")
+  p.add_argument("--squad_batch", type=int, default=12, help="squad: fixed-shape train batch")
+  p.add_argument("--squad_steps", type=int, default=4, help="squad: train steps per window")
+  p.add_argument("--squad_predict_batches", type=int, nargs="+", default=[12, 32])
+  p.add_argument("--squad_examples_per_window", type=int, default=96)
+  p.add_argument("--squad_v2", action="store_true",
+                 help="squad: the real job in the SQuAD 2.0 form (default 1.1: answerable "
+                      "questions only)")
+  p.add_argument("--squad_lr", type=float, default=3e-5, help="squad real job learning rate")
+  p.add_argument("--squad_epochs", type=float, default=2.0, help="squad real job epochs")
+  p.add_argument("--squad_seed", type=int, default=None,
+                 help="squad real job: run_squad.py --seed and the HF reference's seed "
+                      "(default: run_squad unseeded, HF seed 0)")
+  p.add_argument("--squad_skip_fixed", action="store_true",
+                 help="squad: only the real job")
+  p.add_argument("--squad_profile", action="store_true",
+                 help="squad: also attention's share of bert_tf's forward / forward+backward "
+                      "time at the squad shape (bench_squad.py --mode=profile)")
   p.add_argument("--jobs", default="",
                  help="comma list of job keys or prefixes to run (e.g. train/bert_tf,predict/); "
                       "default all jobs of the chosen parts")
@@ -315,6 +432,8 @@ def main():
     a.tokenize_repeats, a.tokenize_limit = 3, 2000
     a.pretrain_mb, a.pretrain_repeats = 1.0, 3
     a.real_job_epochs = 0.05
+    a.squad_steps, a.squad_predict_batches, a.squad_examples_per_window = 1, [12], 12
+    a.squad_epochs = min(a.squad_epochs, 0.1)
     if a.results == os.path.join(HERE, "RESULTS.md"):
       a.results = os.path.join(a.log_dir, "RESULTS.quick.md")
       a.json = os.path.join(a.log_dir, "results.quick.json")
@@ -447,6 +566,46 @@ def main():
       run_job("real_job/hf", "HF run_glue-style", ["benchmarks/bench_hf.py", "--mode",
                                                    "real_job"] + epochs, 7200, python="bench",
               retry=False)
+
+  if "squad" in parts:
+    if not a.squad_skip_fixed:
+      for j in squad_fixed_jobs(a):
+        run_job(j.key, j.label, j.argv, j.timeout, j.python)
+    if a.squad_profile:
+      run_job("squad_profile/bert_tf", "bert_tf attention share",
+              ["benchmarks/bench_squad.py", "--mode", "profile", "--batch", str(a.squad_batch),
+               "--seq", str(a.squad_seq), "--reps", "2" if a.quick else "5"], 3600)
+    train_file, predict_file = squad_split(a.main_python, os.path.join(a.log_dir, "squad_data"),
+                                           a.squad_v2)
+    out_dir = os.path.join(a.log_dir, "squad_bert_tf_output")
+    if os.path.isdir(out_dir) and wanted("squad_job/bert_tf"):
+      import shutil
+      shutil.rmtree(out_dir)
+    r = run_job("squad_job/bert_tf", "bert_tf run_squad.py",
+                run_squad_argv(out_dir, train_file, predict_file, a), 7200,
+                parse=lambda path: {"log_path": path}, retry=False)
+    if wanted("squad_job/bert_tf"):
+      stages, marks = squad_stages(os.path.join(ROOT, r["log"]), r["t_start"], r["t_end"])
+      r["result"] = {"stages_s": stages, "marks": marks, "form": "2.0" if a.squad_v2 else "1.1",
+                     "learning_rate": a.squad_lr, "epochs": a.squad_epochs,
+                     "seed": a.squad_seed}
+      try:
+        with open(os.path.join(out_dir, "eval_results.txt")) as f:
+          r["result"]["eval"] = {k: float(v) for k, v in
+                                 (l.strip().split(" = ") for l in f if " = " in l)}
+      except (OSError, ValueError):
+        pass
+      r["ok"] = r["exit"] == 0 and stages is not None
+      with open(a.json, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True, default=str)
+    if not a.skip_hf:
+      argv = ["benchmarks/bench_hf_squad.py", "--mode", "real_job", "--train_file", train_file,
+              "--predict_file", predict_file, "--learning_rate", str(a.squad_lr), "--epochs",
+              str(a.squad_epochs), "--seed", str(a.squad_seed or 0),
+              "--output_dir", os.path.join(a.log_dir, "squad_hf_output")]
+      if a.squad_v2:
+        argv.append("--version_2_with_negative")
+      run_job("squad_job/hf", "HF run_qa-style", argv, 7200, python="bench", retry=False)
 
   results["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
   results["total_wall_s"] = time.time() - started
