@@ -48,7 +48,7 @@ from absl import logging
 
 from bert_tf import checkpoints, forward, output_dir, restore, tokenization
 from bert_tf.data import readers
-from bert_tf.inference import settings
+from bert_tf.inference import model_dir, settings
 from bert_tf.inference.settings import InputError
 from bert_tf.runtime import check_flag
 from bert_tf.squad import features_fast, postprocess
@@ -175,23 +175,8 @@ def one_question(question, context, question_id=None):
 # ----------------------------------------------------------------------------- the model
 
 
-def find_checkpoint(output_dir_path=None, init_checkpoint=None):
-  """`init_checkpoint` if given, else the newest model.ckpt-N of a run_squad output_dir."""
-  if init_checkpoint:
-    return checkpoints.resolve_checkpoint(init_checkpoint)
-  if not output_dir_path:
-    raise InputError("no model: pass --output_dir (a run_squad.py output directory), "
-                     "--init_checkpoint (a checkpoint fine-tuned by run_squad.py) or "
-                     "--saved_model_dir (its serving export)")
-  if not os.path.isdir(output_dir_path):
-    raise InputError("%s: --output_dir does not exist" % output_dir_path)
-  latest = restore.latest_in(output_dir_path)
-  if not latest:
-    raise InputError(
-        "%s: no checkpoint (model.ckpt-N) in this directory; fine-tune first with "
-        "run_squad.py --do_train --output_dir=%s, or pass --init_checkpoint" %
-        (output_dir_path, output_dir_path))
-  return latest
+_NO_MODEL = ("no model: pass --output_dir (a run_squad.py output directory), --init_checkpoint (a "
+             "checkpoint fine-tuned by run_squad.py) or --saved_model_dir (its serving export)")
 
 
 def check_squad_head(checkpoint):
@@ -243,7 +228,8 @@ def resolve_settings(output_dir_path=None, init_checkpoint=None, bert_config_fil
   version_2_with_negative may differ from the training run's (as for
   run_squad.py --do_predict) and are logged.
   """
-  checkpoint = find_checkpoint(output_dir_path, init_checkpoint)
+  checkpoint = model_dir.find_checkpoint(output_dir_path, init_checkpoint, script="run_squad.py",
+                                         no_model=_NO_MODEL)
   run_dir = output_dir_path or os.path.dirname(checkpoint)
   record, record_path = squad_run_record(run_dir, required=bool(output_dir_path))
   given = {"bert_config_file": bert_config_file, "vocab_file": vocab_file,

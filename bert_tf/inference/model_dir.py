@@ -47,21 +47,23 @@ def read_run_config(directory):
   return out
 
 
-def find_checkpoint(output_dir=None, init_checkpoint=None):
-  """`init_checkpoint` if given, else the newest model.ckpt-N of `output_dir`."""
+def find_checkpoint(output_dir=None, init_checkpoint=None, script="run_classifier.py",
+                    no_model=None):
+  """`init_checkpoint` if given, else the newest model.ckpt-N of `output_dir`, a
+  fine-tuning run of `script`; `no_model` replaces the message when neither is given."""
   if init_checkpoint:
     return checkpoints.resolve_checkpoint(init_checkpoint)
   if not output_dir:
-    raise InputError("no model: pass --output_dir (a run_classifier output directory) or "
-                     "--init_checkpoint (a fine-tuned checkpoint)")
+    raise InputError(no_model or "no model: pass --output_dir (a run_classifier output "
+                     "directory) or --init_checkpoint (a fine-tuned checkpoint)")
   if not os.path.isdir(output_dir):
     raise InputError("%s: --output_dir does not exist" % output_dir)
   latest = checkpoints.latest_checkpoint(output_dir)
   if not latest:
     raise InputError(
         "%s: no checkpoint (model.ckpt-N) in this directory; fine-tune first with "
-        "run_classifier.py --do_train --output_dir=%s, or pass --init_checkpoint" %
-        (output_dir, output_dir))
+        "%s --do_train --output_dir=%s, or pass --init_checkpoint" %
+        (output_dir, script, output_dir))
   return latest
 
 
