@@ -105,39 +105,33 @@ def run_predict(args):
   # bert_tf.forward.Forward's step (the job builds it per eval/predict run; built once
   # here so that the windows time the steady state, not tracing).
   fn = tf.function(lambda f: strategy.run(predict_fn, args=(f,)), jit_compile=args.use_xla)
-  results = {"system": "bert_tf" + (" --use_xla" if args.use_xla else "") +
-                       (", tf.data autotune on (stall check)" if args.autotune else ""),
-             "mode": "predict",
+  label = {"library": "", "autotune": ", tf.data autotune on (stall check)",
+           "direct": ", no tf.data (tensors fed directly)"}[args.input]
+  results = {"system": "bert_tf" + (" --use_xla" if args.use_xla else "") + label,
+             "mode": "predict", "input": args.input,
              "seq": args.seq, "weights": "converted MiniLM (bert_model.ckpt)", "by_batch": {}}
   flops = common.flops_per_example(args.seq, training=False)
   for batch_size in args.batches:
     batch = common.random_batch(batch_size, args.seq, seed=1)
     batch["is_real_example"] = np.ones([batch_size], np.int32)
     n = max(1, args.examples_per_window // batch_size)
+    tensors = {k: tf.constant(v) for k, v in batch.items()}
+
+    def batches(num_batches):
+      if args.input == "direct":  # the same tensors each step, no tf.data iterator
+        return (tensors for _ in range(num_batches))
+      ds = tf.data.Dataset.from_tensors(batch).repeat(num_batches)
+      if args.input == "autotune":  # the stall experiment: tf.data's autotuner on
+        return ds.prefetch(2)
+      return pipeline.without_autotune(ds)  # what bert_tf.data.pipeline.make_dataset does
 
     def one_pass(num_batches):
-      outputs = {}
-      ds = tf.data.Dataset.from_tensors(batch).repeat(num_batches)
-      if args.autotune:  # the stall experiment: tf.data's autotuner on
-        ds = ds.prefetch(2)
-      else:  # what bert_tf.data.pipeline.make_dataset does
-        ds = pipeline.without_autotune(ds)
-      for features in ds:
-        per_replica = fn(features)
-        for key, value in per_replica.items():
-          outputs.setdefault(key, []).extend(
-              p.numpy() for p in strategy.experimental_local_results(value))
-      return {k: np.concatenate(v) for k, v in outputs.items()}
+      for features in batches(num_batches):
+        yield [p.numpy() for value in fn(features).values()
+               for p in strategy.experimental_local_results(value)]
 
-    one_pass(args.warmup)
-    windows, cpu = [], []
-    for _ in range(args.windows):
-      with common.Window() as w:
-        one_pass(n)
-      windows.append(w.wall)
-      cpu.append(w.cpu)
-    results["by_batch"][str(batch_size)] = common.summarize(windows, n * batch_size, flops,
-                                                            cpu_seconds=cpu)
+    results["by_batch"][str(batch_size)] = common.timed_batches(
+        one_pass, n, args.windows, args.warmup, batch_size, flops)
   return results
 
 
@@ -152,9 +146,12 @@ def main():
   p.add_argument("--windows", type=int, default=3)
   p.add_argument("--examples_per_window", type=int, default=384)
   p.add_argument("--use_xla", action="store_true")
-  p.add_argument("--autotune", action="store_true",
-                 help="predict: leave tf.data's autotuner on (the stall experiment; the "
-                      "library turns it off)")
+  p.add_argument("--input", default="library", choices=["library", "autotune", "direct"],
+                 help="predict: batches through the library's tf.data pipeline (default), "
+                      "through tf.data with its autotuner on (the stall experiment), or as "
+                      "tensors fed directly (no tf.data)")
+  p.add_argument("--autotune", action="store_const", dest="input", const="autotune",
+                 help="predict: same as --input=autotune")
   p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
                  help="train: run_classifier.py --dtype")
   args = p.parse_args()

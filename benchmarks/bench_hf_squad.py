@@ -166,22 +166,13 @@ def run_predict(args):
     n = max(1, args.examples_per_window // batch_size)
 
     def one_pass(num_batches):
-      outs = []
       with torch.inference_mode():
         for _ in range(num_batches):
           o = model(**inputs)
-          outs.append((o.start_logits.numpy(), o.end_logits.numpy()))
-      return outs
+          yield o.start_logits.numpy(), o.end_logits.numpy()
 
-    one_pass(args.warmup)
-    windows, cpu = [], []
-    for _ in range(args.windows):
-      with common.Window() as w:
-        one_pass(n)
-      windows.append(w.wall)
-      cpu.append(w.cpu)
-    results["by_batch"][str(batch_size)] = common.summarize(windows, n * batch_size, flops,
-                                                            cpu_seconds=cpu)
+    results["by_batch"][str(batch_size)] = common.timed_batches(
+        one_pass, n, args.windows, args.warmup, batch_size, flops)
   return results
 
 

@@ -110,7 +110,6 @@ def run_train(args):
 
 
 def run_predict(args):
-  import numpy as np
   import tensorflow as tf
   from bert_tf import checkpoints, training
   from bert_tf.data import pipeline
@@ -130,23 +129,13 @@ def run_predict(args):
     n = max(1, args.examples_per_window // batch_size)
 
     def one_pass(num_batches):
-      outputs = {}
       ds = pipeline.without_autotune(tf.data.Dataset.from_tensors(batch).repeat(num_batches))
       for features in ds:
-        for key, value in fn(features).items():
-          outputs.setdefault(key, []).extend(
-              p.numpy() for p in strategy.experimental_local_results(value))
-      return {k: np.concatenate(v) for k, v in outputs.items()}
+        yield [p.numpy() for value in fn(features).values()
+               for p in strategy.experimental_local_results(value)]
 
-    one_pass(args.warmup)
-    windows, cpu = [], []
-    for _ in range(args.windows):
-      with common.Window() as w:
-        one_pass(n)
-      windows.append(w.wall)
-      cpu.append(w.cpu)
-    results["by_batch"][str(batch_size)] = common.summarize(windows, n * batch_size, flops,
-                                                            cpu_seconds=cpu)
+    results["by_batch"][str(batch_size)] = common.timed_batches(
+        one_pass, n, args.windows, args.warmup, batch_size, flops)
   return results
 
 

@@ -214,6 +214,28 @@ class Window(object):
     return False
 
 
+def timed_batches(one_pass, batches_per_window, num_windows, warmup, examples_per_batch,
+                  flops_per_ex=None):
+  """The predict rows' timing: one_pass(n) is a generator running n batches and yielding
+  after each (outputs fetched to host memory). One warm-up pass of `warmup` batches, then
+  `num_windows` windows of batches_per_window batches; returns common.summarize's dict
+  with the per-batch times (step_s_median / step_s_max) and the CPU utilisation."""
+  for _ in one_pass(warmup):
+    pass
+  windows, cpu, steps = [], [], []
+  for _ in range(num_windows):
+    with Window() as w:
+      t = time.perf_counter()
+      for _ in one_pass(batches_per_window):
+        now = time.perf_counter()
+        steps.append(now - t)
+        t = now
+    windows.append(w.wall)
+    cpu.append(w.cpu)
+  return summarize(windows, batches_per_window * examples_per_batch, flops_per_ex,
+                   step_seconds=steps, cpu_seconds=cpu)
+
+
 def read_mrpc(split):
   """MRPC split as (text_a list, text_b list, int labels) like the original processor:
   tab-separated, quotes literal, header skipped, a = column 3, b = column 4, label =
