@@ -15,6 +15,8 @@ Parts (default: fixed, tokenize, pretrain; --real_job adds the MRPC job):
             (profile_bert_tf.py; off by default).
   real_job  (c) MRPC train 3 epochs + eval + predict: run_classifier.py with the original
             flags vs keras-hub's pipeline vs HF run_glue-style loop.
+  long      (b') predict at seq 384 and 512 (the SQuAD shapes), bert_tf vs HF, repeated and
+            interleaved like (b), with the attention share of bert_tf's forward per length.
   squad     (g) SQuAD at seq 384: fine-tuning ex/s (batch 12) and predict ex/s (batch 12,
             32) of bert_tf's BertForSquad + Trainer vs HF BertForQuestionAnswering, then
             the real job on the SQuAD sample split by article: run_squad.py with the
@@ -154,6 +156,10 @@ def combine_runs(runs):
       row["step_s_max"] = max(x["step_s_max"] for x in per)
     by_batch[b] = row
   result["by_batch"] = by_batch
+  gemm = [r["result"].get("gemm_gflops") for r in ok]
+  if all(g is not None for g in gemm):
+    result["process_gemm_gflops"] = gemm
+    result["gemm_gflops"] = statistics.median(gemm)
   entry["result"] = result
   return entry
 
@@ -398,6 +404,28 @@ def fixed_jobs(a):
   return jobs
 
 
+def long_jobs(a):
+  """Predict at the SQuAD lengths (issue 20 item 4): bert_tf's classifier forward and HF's
+  at seq 384 and 512, repeated and interleaved like (b); with the attention share of
+  bert_tf's forward at each length (bench_squad.py --mode=profile)."""
+  jobs, profiles = [], []
+  for seq in a.long_seqs:
+    pr = ["--warmup", str(a.pred_warmup), "--windows", str(a.windows), "--seq", str(seq),
+          "--examples_per_window", str(a.long_examples_per_window), "--batches"] + \
+         [str(b) for b in a.long_batches]
+    jobs.append(Job("predict%d/bert_tf" % seq, "bert_tf predict",
+                    ["benchmarks/bench_bert_tf.py", "--mode", "predict"] + pr, 3600))
+    if not a.skip_hf:
+      jobs.append(Job("predict%d/hf" % seq, "HF torch eager",
+                      ["benchmarks/bench_hf.py", "--mode", "predict"] + pr, 3600,
+                      python="bench"))
+    profiles.append(Job("profile%d/bert_tf" % seq, "bert_tf attention share",
+                        ["benchmarks/bench_squad.py", "--mode", "profile", "--seq", str(seq),
+                         "--batch", str(a.long_batches[0]), "--reps", "2" if a.quick else "3"],
+                        3600))
+  return jobs, profiles
+
+
 def run_classifier_argv(output_dir, a):
   m = os.path.relpath(common.MINILM, ROOT)
   return ["run_classifier.py", "--task_name=MRPC", "--do_train=true", "--do_eval=true",
@@ -411,7 +439,8 @@ def run_classifier_argv(output_dir, a):
 def main():
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--parts", default="fixed,tokenize,pretrain",
-                 help="comma list of fixed, tokenize, pretrain, profile, real_job, squad")
+                 help="comma list of fixed, long, tokenize, pretrain, profile, real_job, "
+                      "squad")
   p.add_argument("--real_job", action="store_true", help="add the MRPC job (~45 min)")
   p.add_argument("--quick", action="store_true",
                  help="smoke settings: tiny windows, 2k SST-2 examples, 1 MB corpus, "
@@ -430,6 +459,11 @@ def main():
                       "predict job once); tables show min / median / max over the processes "
                       "and targets are judged on bert_tf's slowest process against the peer's "
                       "fastest")
+  p.add_argument("--long_seqs", type=int, nargs="+", default=[384, 512],
+                 help="long: predict sequence lengths")
+  p.add_argument("--long_batches", type=int, nargs="+", default=[12],
+                 help="long: predict batch sizes (the first is the profile's)")
+  p.add_argument("--long_examples_per_window", type=int, default=48)
   p.add_argument("--tokenize_repeats", type=int, default=3)
   p.add_argument("--tokenize_limit", type=int, default=0)
   p.add_argument("--pretrain_mb", type=float, default=10.0)
@@ -480,6 +514,7 @@ def main():
     a.warmup, a.steps, a.windows, a.batch = 1, 1, 3, 32
     a.pred_warmup, a.examples_per_window, a.predict_batches = 1, 32, [32]
     a.repeats = min(a.repeats, 2)
+    a.long_examples_per_window = 12
     a.tokenize_repeats, a.tokenize_limit = 3, 2000
     a.pretrain_mb, a.pretrain_repeats = 1.0, 3
     a.real_job_epochs = 0.05
@@ -583,6 +618,12 @@ def main():
       if not j.key.startswith("predict/"):
         run_job(j.key, j.label, j.argv, j.timeout, j.python)
     run_repeated([j for j in fixed if j.key.startswith("predict/")])
+
+  if "long" in parts:
+    predicts, profiles = long_jobs(a)
+    run_repeated(predicts)
+    for j in profiles:
+      run_job(j.key, j.label, j.argv, j.timeout, j.python)
 
   if "tokenize" in parts:
     argv = ["benchmarks/bench_tokenize.py", "--repeats", str(a.tokenize_repeats)]
