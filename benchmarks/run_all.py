@@ -548,6 +548,13 @@ def main():
 
   def wanted(key):
     return not selected or any(key == s or key.startswith(s) for s in selected)
+  try:
+    with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+      if f.read().strip() == "1":
+        log("note: the kernel's autogroup scheduling is on: `nice` does not keep work in "
+            "other sessions from taking CPU from these jobs (benchmarks/README.md)")
+  except OSError:
+    pass
   log("bench: parts %s; machine %s, %s cores; load average %s" %
       (",".join(parts), results["machine"].get("cpu"), os.cpu_count(),
        " ".join("%.2f" % x for x in os.getloadavg())))

@@ -8,6 +8,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -53,6 +54,21 @@ def run_script(cmd, timeout=600, **kw):
     kw.setdefault("stdin", subprocess.DEVNULL)  # never wait on the terminal
   return subprocess.run(cmd, capture_output=True, text=True, env=script_env(), cwd=ROOT,
                         timeout=timeout, **kw)
+
+
+def wait_for_log(proc, log_path, pattern, timeout=600):
+  """Waits until the run's log matches `pattern` (a multi-line regex); fails if the run
+  ends first or the timeout passes."""
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    with open(log_path) as f:
+      if re.search(pattern, f.read(), flags=re.M):
+        return
+    if proc.poll() is not None:
+      with open(log_path) as f:
+        raise AssertionError("the run ended first:\n" + f.read()[-3000:])
+    time.sleep(0.05)
+  raise AssertionError("timed out waiting for %r" % pattern)
 
 
 def read_results(path):

@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import zipfile
 
 import pytest
@@ -28,7 +27,7 @@ import pytest
 from helpers import ROOT
 from e2e_testing import (CKPT, CONFIG, MRPC, VOCAB, classifier_cmd, error_line,
                          listed_checkpoints, newest_listed, read_all_tensors, read_results,
-                         run_script, script_env, snapshot)
+                         run_script, script_env, snapshot, wait_for_log)
 
 PRETRAINING_TEXT = os.path.join(ROOT, "tests", "fixtures", "pretraining_data", "sample_text.txt")
 
@@ -258,23 +257,10 @@ def _start(cmd, log_path):
                             env=script_env(), stdin=subprocess.DEVNULL)
 
 
-def _wait_for_log(proc, log_path, pattern, timeout=600):
-  """Waits until the log matches `pattern` (training is running); fails if the run ends."""
-  deadline = time.time() + timeout
-  while time.time() < deadline:
-    with open(log_path) as f:
-      if re.search(pattern, f.read(), flags=re.M):
-        return
-    if proc.poll() is not None:
-      raise AssertionError("the run ended first:\n" + open(log_path).read()[-3000:])
-    time.sleep(0.05)
-  raise AssertionError("timed out waiting for %r" % pattern)
-
-
 def _interrupt(cmd, log_path, pattern, signum, script="run_classifier.py"):
   """Starts cmd, sends `signum` once `pattern` is in its log; returns (message, step)."""
   proc = _start(cmd, log_path)
-  _wait_for_log(proc, log_path, pattern)
+  wait_for_log(proc, log_path, pattern)
   proc.send_signal(signum)
   proc.wait(timeout=600)
   result = subprocess.CompletedProcess(cmd, proc.returncode, "", open(log_path).read())

@@ -24,7 +24,7 @@ import pytest
 import tensorflow as tf
 
 from e2e_testing import (CKPT, CONFIG, VOCAB, copy_run, error_line, newest_listed,
-                         read_results, run_script, script_env, snapshot)
+                         read_results, run_script, script_env, snapshot, wait_for_log)
 from helpers import FIXTURES, ROOT
 
 from bert_tf.squad import evaluate as squad_evaluate
@@ -303,18 +303,6 @@ def test_logits_file_threshold_follows_null_odds(tmp_path):
 # ------------------------------------------------------------------ interrupts, ownership, resume
 
 
-def _wait_for_log(proc, log_path, pattern, timeout=300):
-  """Waits until the run's log matches `pattern`; fails if the run ends first."""
-  deadline = time.time() + timeout
-  while time.time() < deadline:
-    with open(log_path) as f:
-      if re.search(pattern, f.read(), flags=re.M):
-        return
-    assert proc.poll() is None, "the run ended first:\n" + open(log_path).read()[-3000:]
-    time.sleep(0.05)
-  raise AssertionError("timed out waiting for %r" % pattern)
-
-
 def test_sigterm_saves_the_step_reached_and_the_rerun_resumes_to_the_final_step(tmp_path):
   """What a preempted machine or a batch scheduler sends: one line, exit 143, a checkpoint of
   the step reached (no periodic one before the end), and the same command resumes from it."""
@@ -329,7 +317,7 @@ def test_sigterm_saves_the_step_reached_and_the_rerun_resumes_to_the_final_step(
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log,
                             stdin=subprocess.DEVNULL, env=script_env(), cwd=ROOT)
   try:
-    _wait_for_log(proc, log_path, r"loss = \S+, step = 100$")
+    wait_for_log(proc, log_path, r"loss = \S+, step = 100$")
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=300)
   finally:
