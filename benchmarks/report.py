@@ -54,15 +54,18 @@ def _spread(r):
 
 def _predict_table(w, entries, base_by_batch, peak, rows_key="by_batch", name="b%s",
                    unit="ex/s", gflops=True, slowest=("slowest batch s", "step_s_max"),
-                   extra=()):
+                   extra=(), order=()):
   """The predict tables of (b), (g) and (h): entries = [(job key, job)]; per row key
   (batch size: name "b%s"; or data set) the processes' ex/s min / median / max (unit:
   what one example is), GFLOP/s of the median (gflops), the slowest batch / request / window
   (slowest = (header, field)), CPU utilisation, `extra` columns ((header, fn(row) -> text)
   after the spread) and bert_tf's median ÷ the row's median (base_by_batch: bert_tf's rows
-  under rows_key).  Returns the row keys, batch sizes sorted as numbers."""
+  under rows_key).  Returns the row keys: batch sizes sorted as numbers, other keys in
+  `order`, then by name."""
   keys = {b for _, j in entries if j.get("ok") for b in j["result"].get(rows_key) or {}}
-  batches = sorted(keys, key=lambda b: (0, int(b), "") if b.isdigit() else (1, 0, b))
+  order = list(order)
+  batches = sorted(keys, key=lambda b: (0, int(b), "") if b.isdigit() else
+                   (1, order.index(b) if b in order else len(order), b))
   heads = []
   for b in batches:
     col = name % b
@@ -595,12 +598,14 @@ def _render_text(results, w):
     base = pb["result"]["by_dataset"] if pb else {}
     sets = _predict_table(w, entries, base, None, rows_key="by_dataset", name="%s",
                           unit="texts/s", gflops=False,
-                          slowest=("slowest window s", "slowest_window_s"))
+                          slowest=("slowest window s", "slowest_window_s"),
+                          order=list(_TEXT_SETS))
     if pb and ph:
       for name in sets:
-        rows.extend(_predict_targets("(h) predict.py on %s vs HF pipeline" %
-                                     _TEXT_SETS.get(name, name), TARGETS["text"], base, ph,
-                                     [name], rows_key="by_dataset"))
+        if name in base and name in ph["result"]["by_dataset"]:
+          rows.append(_worst_row("(h) predict.py on %s vs HF pipeline" %
+                                 _TEXT_SETS.get(name, name), TARGETS["text"], base[name],
+                                 ph["result"]["by_dataset"][name]))
   sb, sh = _job(results, "serving/bert_tf_savedmodel"), _job(results, "serving/hf_pipeline")
   entries = [(k, jobs[k]) for k in ("serving/bert_tf_savedmodel", "serving/hf_pipeline")
              if k in jobs]
