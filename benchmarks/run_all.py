@@ -776,9 +776,14 @@ def main():
       # processes (bench_text.py reuses it while the model dir and length agree)
       log("[%s] text: preparing the classifier checkpoint and serving export in %s" %
           (time.strftime("%H:%M:%S"), os.path.relpath(work, ROOT)))
-      subprocess.run([pythons["main"], "benchmarks/bench_text.py", "--mode", "prepare",
-                      "--export", "--work_dir", work], cwd=ROOT, check=True,
-                     stdout=subprocess.DEVNULL)
+      prepare_log = os.path.join(a.log_dir, "text__prepare.log")
+      with open(prepare_log, "w") as f:
+        code = subprocess.run([pythons["main"], "benchmarks/bench_text.py", "--mode",
+                               "prepare", "--export", "--work_dir", work], cwd=ROOT,
+                              stdout=f, stderr=subprocess.STDOUT).returncode
+      if code:
+        raise SystemExit("text: preparing the model failed (exit %s):\n%s" %
+                         (code, tail(prepare_log)))
     run_repeated(jobs)
 
   results["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
