@@ -53,13 +53,6 @@ def datasets(limit=0):
   return out
 
 
-def probabilities(outputs, labels=("LABEL_0", "LABEL_1")):
-  """The pipeline's top_k=None output (per text a list of {"label", "score"}, sorted by
-  score) -> rows of probabilities in label order."""
-  return [[next(d["score"] for d in row if d["label"] == name) for name in labels]
-          for row in outputs]
-
-
 def build_pipeline(max_seq_length):
   import torch
   from transformers import BertTokenizerFast, pipeline
