@@ -593,7 +593,8 @@ def _render_text(results, w):
       "excluded. texts/s min / median / max over the processes (each process's median "
       "window); processes interleaved as in (b)." % (
           r0.get("max_seq_length", 128), r0.get("batch", 32),
-          next(iter((r0.get("by_dataset") or {}).values()), {}).get("examples_per_window")))
+          _f(next(iter((r0.get("by_dataset") or {}).values()), {}).get("examples_per_window"),
+             "%d")))
     w("")
     base = pb["result"]["by_dataset"] if pb else {}
     sets = _predict_table(w, entries, base, None, rows_key="by_dataset", name="%s",
@@ -613,9 +614,9 @@ def _render_text(results, w):
            ("request s (median)", lambda r: _f(r.get("step_s_median"), "%.4f"))]
   for rows_key, what, signature in (("by_batch", "SST-2 dev sentences", "serving_default"),
                                     ("pair_by_batch", "MRPC test pairs", "serving_pair")):
-    if not any((j.get("result") or {}).get(rows_key) for _, j in entries):
+    if not any((j.get("result") or {}).get(rows_key) or not j.get("ok") for _, j in entries):
       continue
-    r0 = (sb or sh)["result"]
+    r0 = (sb or sh or {}).get("result") or {}
     w("Serving, %s, one request = one call with b texts drawn cyclically: bert_tf = the "
       "SavedModel of `export_model.py --format=classifier` loaded with plain "
       "`tf.saved_model.load`, `signatures[\"%s\"]` (in-graph tokenization, padded to %s), "
