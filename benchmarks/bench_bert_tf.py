@@ -110,6 +110,8 @@ def run_predict(args):
   results = {"system": "bert_tf" + (" --use_xla" if args.use_xla else "") + label,
              "mode": "predict", "input": args.input,
              "seq": args.seq, "weights": "converted MiniLM (bert_model.ckpt)", "by_batch": {}}
+  a, b = tf.random.normal([4096, 384]), tf.random.normal([384, 1536])
+  results["gemm_gflops"] = common.gemm_ceiling(lambda: tf.matmul(a, b).numpy())
   flops = common.flops_per_example(args.seq, training=False)
   for batch_size in args.batches:
     batch = common.random_batch(batch_size, args.seq, seed=1)

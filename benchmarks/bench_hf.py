@@ -109,6 +109,9 @@ def run_predict(args):
   results = {"system": "HF torch eager", "mode": "predict", "seq": args.seq,
              "attn_implementation": getattr(model.config, "_attn_implementation", None),
              "torch_threads": torch.get_num_threads(), "by_batch": {}}
+  a, b = torch.randn(4096, 384), torch.randn(384, 1536)
+  with torch.inference_mode():
+    results["gemm_gflops"] = common.gemm_ceiling(lambda: torch.matmul(a, b))
   for batch_size in args.batches:
     inputs = torch_batch(common.random_batch(batch_size, args.seq, seed=1))
     n = max(1, args.examples_per_window // batch_size)

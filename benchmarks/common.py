@@ -236,6 +236,23 @@ def timed_batches(one_pass, batches_per_window, num_windows, warmup, examples_pe
                    step_seconds=steps, cpu_seconds=cpu)
 
 
+def gemm_ceiling(matmul, m=4096, k=384, n=1536, seconds=2.0):
+  """GFLOP/s of this process's stack on the model's largest product (the feed-forward's
+  [B*S,H] x [H,I] at batch 32, seq 128): `matmul()` runs it once and returns only when
+  done. Measured in each predict process at its start, so a row's speed can be read
+  against what the machine gave that process (its load, its clock) and not only against
+  the nominal peak."""
+  for _ in range(3):
+    matmul()
+  times = []
+  t_end = time.perf_counter() + seconds
+  while time.perf_counter() < t_end or len(times) < 5:
+    t = time.perf_counter()
+    matmul()
+    times.append(time.perf_counter() - t)
+  return 2.0 * m * k * n / statistics.median(times) / 1e9
+
+
 def read_mrpc(split):
   """MRPC split as (text_a list, text_b list, int labels) like the original processor:
   tab-separated, quotes literal, header skipped, a = column 3, b = column 4, label =

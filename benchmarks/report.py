@@ -54,14 +54,15 @@ def _spread(r):
 
 def _predict_table(w, entries, base_by_batch, peak, rows_key="by_batch", name="b%s",
                    unit="ex/s", gflops=True, slowest=("slowest batch s", "step_s_max"),
-                   extra=(), order=()):
+                   extra=(), order=(), gemm=True):
   """The predict tables of (b), (g) and (h): entries = [(job key, job)]; per row key
   (batch size: name "b%s"; or data set) the processes' ex/s min / median / max (unit:
-  what one example is), GFLOP/s of the median (gflops), the slowest batch / request / window
-  (slowest = (header, field)), CPU utilisation, `extra` columns ((header, fn(row) -> text)
-  after the spread) and bert_tf's median ÷ the row's median (base_by_batch: bert_tf's rows
-  under rows_key).  Returns the row keys: batch sizes sorted as numbers, other keys in
-  `order`, then by name."""
+  what one example is), GFLOP/s of the median (gflops: also as % of peak and of the
+  process's own GEMM ceiling), the slowest batch / request / window (slowest = (header,
+  field)), CPU utilisation, `extra` columns ((header, fn(row) -> text) after the spread)
+  and bert_tf's median ÷ the row's median (base_by_batch: bert_tf's rows under rows_key);
+  gemm: the own-GEMM GFLOP/s column.  Returns the row keys: batch sizes sorted as numbers,
+  other keys in `order`, then by name."""
   keys = {b for _, j in entries if j.get("ok") for b in j["result"].get(rows_key) or {}}
   order = list(order)
   batches = sorted(keys, key=lambda b: (0, int(b), "") if b.isdigit() else
@@ -75,7 +76,8 @@ def _predict_table(w, entries, base_by_batch, peak, rows_key="by_batch", name="b
       heads.append("%s GFLOP/s (median)" % col)
     heads.extend(["%s %s" % (col, slowest[0]), "%s CPU util" % col, "%s bert_tf ÷ it" % col])
   per_key = len(heads) // max(1, len(batches))
-  head = "| system | " + " | ".join(heads) + " | processes | peak RSS MiB | others' CPU (cores) |"
+  head = "| system | " + " | ".join(heads) + (" | own GEMM GFLOP/s" if gemm else "") + \
+      " | processes | peak RSS MiB | others' CPU (cores) |"
   w(head)
   w("|" + "---|" * (head.count("|") - 1))
   for _, j in entries:
@@ -92,13 +94,22 @@ def _predict_table(w, entries, base_by_batch, peak, rows_key="by_batch", name="b
       ratio = _ratio(base_by_batch.get(b, {}).get("ex_per_s_median"), med)
       cell = ["%.2f / %.2f / %.2f" % (lo, med, hi)] + [fn(r) for _, fn in extra]
       if gflops:
-        cell.append("%.1f (%.0f%%)" % (r["gflops_median"], 100 * r["gflops_median"] / peak))
+        own = j["result"].get("gemm_gflops")
+        cell.append("%.1f (%.0f%% of peak%s)" % (
+            r["gflops_median"], 100 * r["gflops_median"] / peak,
+            ", %.0f%% of own GEMM" % (100 * r["gflops_median"] / own) if own else ""))
       cell.extend([_f(r.get(slowest[1]), "%.2f"), _f(r.get("cpu_util_median"), "%.2f"),
                    _f(ratio, "%.2f×")])
       cells.append(" | ".join(cell))
-    w("| %s | %s | %s | %.0f | %.2f |" % (j["label"], " | ".join(cells),
-                                          len(j.get("runs") or [1]), j["peak_rss_mb"],
-                                          j["others_cores"]))
+    gemm_cell = ""
+    if gemm:
+      gemms = j["result"].get("process_gemm_gflops") or (
+          [j["result"]["gemm_gflops"]] if j["result"].get("gemm_gflops") else [])
+      gemm_cell = " | " + ("%.0f (%.0f–%.0f)" % (sorted(gemms)[len(gemms) // 2], min(gemms),
+                                                 max(gemms)) if gemms else "—")
+    w("| %s | %s%s | %s | %.0f | %.2f |" % (j["label"], " | ".join(cells), gemm_cell,
+                                            len(j.get("runs") or [1]), j["peak_rss_mb"],
+                                            j["others_cores"]))
   w("")
   return batches
 
@@ -230,7 +241,11 @@ def render(results):
       "Each row ran in %d fresh processes, interleaved with the other rows' (round r ran "
       "every row once); ex/s per process = the median of its windows; min / median / max "
       "over the processes. bert_tf ÷ it compares medians; the targets are judged on the "
-      "worst case, bert_tf's slowest process ÷ the peer's fastest." %
+      "worst case, bert_tf's slowest process ÷ the peer's fastest. Own GEMM = the GFLOP/s "
+      "each process's own stack (tf.matmul with oneDNN, torch.matmul) reached on the model's "
+      "largest product, [4096,384]×[384,1536], at the start of the process: median (min–max) "
+      "over the processes; it shows what the machine gave that process, and how close each "
+      "stack's whole forward pass comes to its own best GEMM." %
       (common.flops_per_example(128, False) / 1e9, runs))
     w("")
     batches = _predict_table(w, [(k, jobs[k]) for k in pred_keys], base_r, peak)
@@ -249,6 +264,9 @@ def render(results):
       if p and xla_r:
         target_rows.extend(_predict_targets("(b) predict batch %%s, bert_tf --use_xla vs %s"
                                             % name, TARGETS["predict"], xla_r, p, batches))
+
+  # ---------------------------------------------------------------- (b') long sequences
+  target_rows.extend(_render_long(results, w, peak))
 
   # ---------------------------------------------------------------- (c) real job
   real_keys = [k for k in jobs if k.startswith("real_job/")]
@@ -459,6 +477,58 @@ def render(results):
   return "\n".join(lines) + "\n"
 
 
+def _attention_share_table(w, job):
+  """The attention-share profile (bench_squad.py --mode=profile) as a table."""
+  if not job:
+    return
+  r = job["result"]
+  w("Attention's share of bert_tf's time at batch %s, seq %s (`bench_squad.py "
+    "--mode=profile`; the attention core alone, chained through the layers, ÷ the whole "
+    "model; attention is %.0f%% of the matrix FLOP here):" % (
+        r["batch"], r["seq"], 100 * r["attention_flop_share"]))
+  w("")
+  w("| what | ms (median) | share of the whole |")
+  w("|---|---|---|")
+  for name, ms in r["ms"].items():
+    w("| %s | %.1f | %s |" % (name, ms, _f(r["share"].get(name) and 100 * r["share"][name],
+                                             "%.0f%%")))
+  w("")
+  w("Others' CPU during the profile: %.2f cores." % job["others_cores"])
+  w("")
+
+
+def _render_long(results, w, peak):
+  """Section (b'): predict at seq 384 / 512 and the attention share; returns target rows."""
+  jobs = results["jobs"]
+  seqs = sorted({int(k.split("/")[0][len("predict"):]) for k in jobs
+                 if k.startswith("predict") and k.split("/")[0][len("predict"):].isdigit()})
+  if not seqs:
+    return []
+  rows = []
+  w("## (b') Predict at seq %s (the SQuAD lengths)" % " and ".join(map(str, seqs)))
+  w("")
+  w("As (b) at longer sequences: the classifier forward of bert_tf and HF on random ids "
+    "(all real tokens), each row in fresh processes interleaved with the other rows'; "
+    "min / median / max over the processes; targets judged on bert_tf's slowest process ÷ "
+    "HF's fastest.")
+  w("")
+  for seq in seqs:
+    entries = [(k, jobs[k]) for k in ("predict%d/bert_tf" % seq, "predict%d/hf" % seq)
+               if k in jobs]
+    base = _job(results, "predict%d/bert_tf" % seq)
+    base_r = base["result"]["by_batch"] if base else {}
+    w("seq %d: %.3f GFLOP per example forward." % (seq, common.flops_per_example(seq, False)
+                                                    / 1e9))
+    w("")
+    batches = _predict_table(w, entries, base_r, peak)
+    peer = _job(results, "predict%d/hf" % seq)
+    if base and peer:
+      rows.extend(_predict_targets("(b') predict batch %%s at seq %d vs HF torch eager" % seq,
+                                   TARGETS["predict"], base_r, peer, batches))
+    _attention_share_table(w, _job(results, "profile%d/bert_tf" % seq))
+  return rows
+
+
 def _render_squad(results, w, peak):
   """Section (g): the SQuAD rows at seq 384 and the real job; returns its target rows."""
   jobs = results["jobs"]
@@ -551,22 +621,7 @@ def _render_squad(results, w, peak):
     if jb and jh:
       rows.append(("(g) SQuAD real job wall time vs HF run_qa-style", TARGETS["squad_job"],
                    _ratio(jh["wall_s"], jb["wall_s"]), None))
-  pj = _job(results, "squad_profile/bert_tf")
-  if pj:
-    r = pj["result"]
-    w("Attention's share of bert_tf's time at batch %s, seq %s (`bench_squad.py "
-      "--mode=profile`; the attention core alone, chained through the layers, ÷ the whole "
-      "model; attention is %.0f%% of the matrix FLOP here):" % (
-          r["batch"], r["seq"], 100 * r["attention_flop_share"]))
-    w("")
-    w("| what | ms (median) | share of the whole |")
-    w("|---|---|---|")
-    for name, ms in r["ms"].items():
-      w("| %s | %.1f | %s |" % (name, ms, _f(r["share"].get(name) and 100 * r["share"][name],
-                                               "%.0f%%")))
-    w("")
-    w("Others' CPU during the profile: %.2f cores." % pj["others_cores"])
-    w("")
+  _attention_share_table(w, _job(results, "squad_profile/bert_tf"))
   return rows
 
 
@@ -598,7 +653,7 @@ def _render_text(results, w):
     w("")
     base = pb["result"]["by_dataset"] if pb else {}
     sets = _predict_table(w, entries, base, None, rows_key="by_dataset", name="%s",
-                          unit="texts/s", gflops=False,
+                          unit="texts/s", gflops=False, gemm=False,
                           slowest=("slowest window s", "slowest_window_s"),
                           order=list(_TEXT_SETS))
     if pb and ph:
@@ -627,7 +682,7 @@ def _render_text(results, w):
     w("")
     base = (sb["result"].get(rows_key) or {}) if sb else {}
     batches = _predict_table(w, entries, base, None, rows_key=rows_key, unit="texts/s",
-                             gflops=False, slowest=("slowest request s", "step_s_max"),
+                             gflops=False, gemm=False, slowest=("slowest request s", "step_s_max"),
                              extra=extra)
     if sb and sh:
       rows.extend(_predict_targets(

@@ -15,6 +15,8 @@ Parts (default: fixed, tokenize, pretrain; --real_job adds the MRPC job):
             (profile_bert_tf.py; off by default).
   real_job  (c) MRPC train 3 epochs + eval + predict: run_classifier.py with the original
             flags vs keras-hub's pipeline vs HF run_glue-style loop.
+  long      (b') predict at seq 384 and 512 (the SQuAD shapes), bert_tf vs HF, repeated and
+            interleaved like (b), with the attention share of bert_tf's forward per length.
   squad     (g) SQuAD at seq 384: fine-tuning ex/s (batch 12) and predict ex/s (batch 12,
             32) of bert_tf's BertForSquad + Trainer vs HF BertForQuestionAnswering, then
             the real job on the SQuAD sample split by article: run_squad.py with the
@@ -127,6 +129,11 @@ def _is_rows(value):
       isinstance(v, dict) and "ex_per_s_median" in v for v in value.values())
 
 
+# result fields of plain numbers combined over the processes (other plain-number dicts, e.g.
+# a profile's, keep the first process's values)
+SCALAR_FIELDS = ("long_run",)
+
+
 def _is_scalars(value):
   """A dict of plain numbers (a serving long run's figures)."""
   return isinstance(value, dict) and bool(value) and all(
@@ -176,10 +183,11 @@ def combine_runs(runs):
   """One job entry from its repeated processes (run_subprocess dicts with a "result"):
   the first successful run's fields; every dict of per-key rows in the result (by_batch,
   by_dataset, pair_by_batch: values with "ex_per_s_median") combined row by row
-  (_combine_rows: the processes' min / median / max ex/s), and every dict of plain
-  numbers (a long run's figures) combined field by field (_combine_scalars: medians plus
-  each process's dict). Peak RSS and others' CPU are the largest of the runs; "runs"
-  keeps each run's log, wall time, RSS and load."""
+  (_combine_rows: the processes' min / median / max ex/s), the SCALAR_FIELDS dicts of
+  plain numbers (a serving long run's figures) combined field by field (_combine_scalars:
+  medians plus each process's dict), and the processes' own GEMM ceilings
+  ("process_gemm_gflops", their median in "gemm_gflops"). Peak RSS and others' CPU are
+  the largest of the runs; "runs" keeps each run's log, wall time, RSS and load."""
   ok = [r for r in runs if r["ok"]]
   entry = dict(ok[0] if ok else runs[-1])
   entry["ok"] = bool(ok) and len(ok) == len(runs)
@@ -195,9 +203,13 @@ def combine_runs(runs):
       result[field] = {
           k: _combine_rows([r["result"][field][k] for r in ok
                             if k in (r["result"].get(field) or {})]) for k in first}
-    elif _is_scalars(first):
+    elif field in SCALAR_FIELDS and _is_scalars(first):
       result[field] = _combine_scalars([r["result"][field] for r in ok
                                         if _is_scalars(r["result"].get(field))])
+  gemm = [r["result"].get("gemm_gflops") for r in ok]
+  if all(g is not None for g in gemm):
+    result["process_gemm_gflops"] = gemm
+    result["gemm_gflops"] = statistics.median(gemm)
   entry["result"] = result
   return entry
 
@@ -468,6 +480,28 @@ def fixed_jobs(a):
   return jobs
 
 
+def long_jobs(a):
+  """Predict at the SQuAD lengths (issue 20 item 4): bert_tf's classifier forward and HF's
+  at seq 384 and 512, repeated and interleaved like (b); with the attention share of
+  bert_tf's forward at each length (bench_squad.py --mode=profile)."""
+  jobs, profiles = [], []
+  for seq in a.long_seqs:
+    pr = ["--warmup", str(a.pred_warmup), "--windows", str(a.windows), "--seq", str(seq),
+          "--examples_per_window", str(a.long_examples_per_window), "--batches"] + \
+         [str(b) for b in a.long_batches]
+    jobs.append(Job("predict%d/bert_tf" % seq, "bert_tf predict",
+                    ["benchmarks/bench_bert_tf.py", "--mode", "predict"] + pr, 3600))
+    if not a.skip_hf:
+      jobs.append(Job("predict%d/hf" % seq, "HF torch eager",
+                      ["benchmarks/bench_hf.py", "--mode", "predict"] + pr, 3600,
+                      python="bench"))
+    profiles.append(Job("profile%d/bert_tf" % seq, "bert_tf attention share",
+                        ["benchmarks/bench_squad.py", "--mode", "profile", "--seq", str(seq),
+                         "--batch", str(a.long_batches[0]), "--reps", "2" if a.quick else "3"],
+                        3600))
+  return jobs, profiles
+
+
 def run_classifier_argv(output_dir, a):
   m = os.path.relpath(common.MINILM, ROOT)
   return ["run_classifier.py", "--task_name=MRPC", "--do_train=true", "--do_eval=true",
@@ -481,7 +515,8 @@ def run_classifier_argv(output_dir, a):
 def main():
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--parts", default="fixed,tokenize,pretrain",
-                 help="comma list of fixed, tokenize, pretrain, profile, real_job, squad")
+                 help="comma list of fixed, long, tokenize, pretrain, profile, real_job, "
+                      "squad")
   p.add_argument("--real_job", action="store_true", help="add the MRPC job (~45 min)")
   p.add_argument("--quick", action="store_true",
                  help="smoke settings: tiny windows, 2k SST-2 examples, 1 MB corpus, "
@@ -500,6 +535,11 @@ def main():
                       "predict job once); tables show min / median / max over the processes "
                       "and targets are judged on bert_tf's slowest process against the peer's "
                       "fastest")
+  p.add_argument("--long_seqs", type=int, nargs="+", default=[384, 512],
+                 help="long: predict sequence lengths")
+  p.add_argument("--long_batches", type=int, nargs="+", default=[12],
+                 help="long: predict batch sizes (the first is the profile's)")
+  p.add_argument("--long_examples_per_window", type=int, default=48)
   p.add_argument("--tokenize_repeats", type=int, default=3)
   p.add_argument("--tokenize_limit", type=int, default=0)
   p.add_argument("--pretrain_mb", type=float, default=10.0)
@@ -566,6 +606,7 @@ def main():
     a.warmup, a.steps, a.windows, a.batch = 1, 1, 3, 32
     a.pred_warmup, a.examples_per_window, a.predict_batches = 1, 32, [32]
     a.repeats = min(a.repeats, 2)
+    a.long_examples_per_window = 12
     a.tokenize_repeats, a.tokenize_limit = 3, 2000
     a.pretrain_mb, a.pretrain_repeats = 1.0, 3
     a.real_job_epochs = 0.05
@@ -671,6 +712,12 @@ def main():
       if not j.key.startswith("predict/"):
         run_job(j.key, j.label, j.argv, j.timeout, j.python)
     run_repeated([j for j in fixed if j.key.startswith("predict/")])
+
+  if "long" in parts:
+    predicts, profiles = long_jobs(a)
+    run_repeated(predicts)
+    for j in profiles:
+      run_job(j.key, j.label, j.argv, j.timeout, j.python)
 
   if "tokenize" in parts:
     argv = ["benchmarks/bench_tokenize.py", "--repeats", str(a.tokenize_repeats)]

@@ -91,10 +91,11 @@ def make_dataset(files, max_seq_length, max_predictions_per_seq, batch_size, is_
     d = d.repeat().shuffle(buffer_size=len(files), seed=seed)
     cycle = min(4, len(files))
     d = d.interleave(tf.data.TFRecordDataset, cycle_length=cycle,
-                     num_parallel_calls=min(2, cycle), deterministic=seed is not None)
+                     num_parallel_calls=min(pipeline.host_cores(), cycle),
+                     deterministic=seed is not None)
     d = d.shuffle(buffer_size=100, seed=seed)
   else:
     d = tf.data.TFRecordDataset(files).repeat()
-  d = d.map(_parse(spec), num_parallel_calls=2)
+  d = d.map(_parse(spec), num_parallel_calls=pipeline.host_cores())
   d = d.batch(batch_size, drop_remainder=True)
   return pipeline.without_autotune(d)

@@ -20,6 +20,8 @@ import uuid
 
 import tensorflow as tf
 
+from bert_tf.data import pipeline
+
 TRAIN_KEYS = ("unique_ids", "input_ids", "input_mask", "segment_ids",
               "start_positions", "end_positions", "is_impossible")
 EVAL_KEYS = TRAIN_KEYS[:4]
@@ -149,5 +151,5 @@ def make_dataset(input_file, seq_length, batch_size, is_training,
     d = d.shuffle(buffer_size=100, seed=seed)
   d = d.batch(batch_size, drop_remainder=drop_remainder)
   d = d.map(lambda records: parse_batch(records, spec),
-            num_parallel_calls=2, deterministic=True)
-  return d.prefetch(2)
+            num_parallel_calls=pipeline.host_cores(), deterministic=True)
+  return pipeline.without_autotune(d)

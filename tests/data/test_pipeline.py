@@ -68,3 +68,43 @@ def test_make_dataset_training_repeats_and_shuffles(eval_file):
   assert rows == {tuple(w["input_ids"]) for w in want}
   in_file_order = np.array([w["input_ids"] for w in want[:16]])
   assert not np.array_equal(first[0], in_file_order)
+
+
+def test_host_cores_follows_the_affinity_mask_and_the_cgroup_quota(monkeypatch):
+  """The pipeline's parallelism comes from the machine, not a constant: the affinity
+  mask (taskset) and a container's CPU quota both bound it."""
+  monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
+  monkeypatch.setattr(pipeline, "_cgroup_cpu_quota", lambda: None)
+  assert pipeline.host_cores() == 6
+  monkeypatch.setattr(pipeline, "_cgroup_cpu_quota", lambda: 2.5)  # cpu.max "250000 100000"
+  assert pipeline.host_cores() == 3
+  monkeypatch.setattr(pipeline, "_cgroup_cpu_quota", lambda: 0.2)
+  assert pipeline.host_cores() == 1
+  monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda pid: {3})
+  monkeypatch.setattr(pipeline, "_cgroup_cpu_quota", lambda: None)
+  assert pipeline.host_cores() == 1
+
+
+def test_cgroup_cpu_quota_reads_cpu_max(monkeypatch, tmp_path):
+  files = {"/sys/fs/cgroup/cpu.max": "150000 100000\n"}
+  real_open = open
+
+  def fake_open(path, *args, **kwargs):
+    if path in files:
+      p = tmp_path / "f"
+      p.write_text(files[path])
+      return real_open(p, *args, **kwargs)
+    if str(path).startswith("/sys/fs/cgroup"):
+      raise OSError("no such file")
+    return real_open(path, *args, **kwargs)
+
+  monkeypatch.setattr("builtins.open", fake_open)
+  assert pipeline._cgroup_cpu_quota() == pytest.approx(1.5)
+  files["/sys/fs/cgroup/cpu.max"] = "max 100000\n"
+  assert pipeline._cgroup_cpu_quota() is None
+
+
+def test_without_autotune_turns_the_tuner_off_and_prefetches():
+  d = pipeline.without_autotune(tf.data.Dataset.range(5).batch(2), buffer_batches=3)
+  assert d.options().autotune.enabled is False
+  assert [x.tolist() for x in d.as_numpy_iterator()] == [[0, 1], [2, 3], [4]]

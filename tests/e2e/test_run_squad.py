@@ -219,6 +219,27 @@ def test_empty_context_answers_empty_instead_of_the_originals_index_error(tmp_pa
         {"text": "", "probability": 1.0, "start_logit": 0.0, "end_logit": 0.0}]
 
 
+def test_v1_prediction_on_a_file_with_unanswerable_questions_warns_and_keeps_predictions(
+    tmp_path):
+  """A 1.1 prediction (no --version_2_with_negative) on a 2.0 dev file: the 1.1 metrics
+  cannot score unanswerable questions (the official evaluate-v1.1.py fails with max() of
+  nothing), so the run warns, writes its predictions and no eval_results.txt."""
+  out = str(tmp_path / "out")
+  proc = run_script(squad_cmd(out, init_checkpoint=CKPT, do_predict="true",
+                              predict_file=os.path.join(SQUAD, "input_v2_dev.json")))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  with open(os.path.join(SQUAD, "input_v2_dev.json")) as f:
+    data = json.load(f)
+  qas = [qa for article in data["data"] for p in article["paragraphs"] for qa in p["qas"]]
+  no_answer = [qa["id"] for qa in qas if not qa["answers"]]
+  assert no_answer
+  assert ("%d questions have no answer" % len(no_answer)) in proc.stderr
+  assert "--version_2_with_negative=True" in proc.stderr
+  assert not os.path.exists(os.path.join(out, "eval_results.txt"))
+  with open(os.path.join(out, "predictions.json")) as f:
+    assert sorted(json.load(f)) == sorted(qa["id"] for qa in qas)
+
+
 # ------------------------------------------------------------------ --logits_file (no model)
 
 
