@@ -280,3 +280,63 @@ class StageClock(object):
     now = time.perf_counter()
     self.stages[name] = round(now - self._t, 2)
     self._t = now
+
+
+def read_sst2(split):
+  """SST-2 split as (sentences, int labels): tab-separated with a header, sentence in
+  column 0, label in column 1 (dev/train; the test split has index, sentence and labels 0)."""
+  import csv
+  path = os.path.join(GLUE, "SST-2", "%s.tsv" % split)
+  with open(path, encoding="utf-8", errors="ignore", newline="") as f:
+    rows = list(csv.reader(f, delimiter="\t", quotechar=None))[1:]
+  if split == "test":
+    return [r[1] for r in rows], [0] * len(rows)
+  return [r[0] for r in rows], [int(r[1]) for r in rows]
+
+
+def vm_rss_mb():
+  """Current resident set of this process (VmRSS), MiB; None where /proc is missing."""
+  try:
+    with open("/proc/self/status") as f:
+      for line in f:
+        if line.startswith("VmRSS:"):
+          return int(line.split()[1]) / 1024.0
+  except OSError:
+    pass
+  return None
+
+
+def cyclic_request(items, batch_size, index):
+  """The index-th request of batch_size items drawn cyclically from items (request 0 =
+  items[0:batch_size], wrapping round at the end), so any number of requests of any size
+  can be made from a fixed list of texts."""
+  n = len(items)
+  start = (index * batch_size) % n
+  return [items[(start + k) % n] for k in range(batch_size)]
+
+
+def chunks(items, size, count=0):
+  """Consecutive full chunks of `size` items (a remainder shorter than size is dropped);
+  count > 0: exactly that many, cycling round the items when they run out."""
+  if count <= 0:
+    count = len(items) // size
+  return [cyclic_request(items, size, i) for i in range(count)]
+
+
+def long_run_stats(marks, window, rss_start=None, rss_end=None):
+  """A long-lived run's steadiness from request-end timestamps marks[0..n] (marks[0] = the
+  start of the first timed request): requests/s of the first and the last `window`
+  requests, their ratio last/first (< 1 = the server slowed down), the whole run's
+  requests/s, the slowest request, and the resident set at start and end (MiB)."""
+  n = len(marks) - 1
+  window = max(1, min(window, n))
+  first = window / (marks[window] - marks[0])
+  last = window / (marks[n] - marks[n - window])
+  steps = [marks[i + 1] - marks[i] for i in range(n)]
+  out = {"requests": n, "window": window, "first_req_per_s": first, "last_req_per_s": last,
+         "last_over_first": last / first, "req_per_s": n / (marks[n] - marks[0]),
+         "request_s_median": statistics.median(steps), "request_s_max": max(steps),
+         "rss_start_mb": rss_start, "rss_end_mb": rss_end}
+  if rss_start and rss_end:
+    out["rss_growth_mb"] = rss_end - rss_start
+  return out

@@ -5,6 +5,7 @@
 
 import json
 import os
+import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -13,7 +14,12 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402
 
 TARGETS = {"train": 1.3, "predict": 1.5, "real_job": 2.0, "tokenize": 10.0, "pretrain": 3.0,
-           "squad_train": 1.5, "squad_predict": 1.5, "squad_job": 2.0}
+           "squad_train": 1.5, "squad_predict": 1.5, "squad_job": 2.0,
+           # (h): predict.py on real text vs HF's pipeline; the serving SavedModel vs HF's
+           # pipeline per request, and vs predict.py ("as fast as the Python path"); the
+           # long-lived run's last ÷ first requests/s and its RSS start ÷ end
+           "text": 1.5, "serving_vs_hf": 1.5, "serving_vs_predict_py": 1.0,
+           "serving_steady": 0.9, "serving_rss": 0.9}
 
 
 def _f(x, fmt="%.1f"):
@@ -46,16 +52,32 @@ def _spread(r):
   return r["ex_per_s_min"], r["ex_per_s_median"], r["ex_per_s_max"]
 
 
-def _predict_table(w, entries, base_by_batch, peak):
-  """The predict table of (b) and (g): entries = [(job key, job)]; per batch size the
-  processes' ex/s min / median / max, GFLOP/s of the median, the slowest batch, CPU
-  utilisation and bert_tf's median ÷ the row's median."""
-  batches = sorted({b for _, j in entries if j.get("ok") for b in j["result"]["by_batch"]},
-                   key=int)
-  head = "| system | " + " | ".join(
-      "b%s ex/s min / median / max | b%s GFLOP/s (median) | b%s slowest batch s | b%s CPU util "
-      "| b%s bert_tf ÷ it" % (b, b, b, b, b) for b in batches) + \
-      " | own GEMM GFLOP/s | processes | peak RSS MiB | others' CPU (cores) |"
+def _predict_table(w, entries, base_by_batch, peak, rows_key="by_batch", name="b%s",
+                   unit="ex/s", gflops=True, slowest=("slowest batch s", "step_s_max"),
+                   extra=(), order=(), gemm=True):
+  """The predict tables of (b), (g) and (h): entries = [(job key, job)]; per row key
+  (batch size: name "b%s"; or data set) the processes' ex/s min / median / max (unit:
+  what one example is), GFLOP/s of the median (gflops: also as % of peak and of the
+  process's own GEMM ceiling), the slowest batch / request / window (slowest = (header,
+  field)), CPU utilisation, `extra` columns ((header, fn(row) -> text) after the spread)
+  and bert_tf's median ÷ the row's median (base_by_batch: bert_tf's rows under rows_key);
+  gemm: the own-GEMM GFLOP/s column.  Returns the row keys: batch sizes sorted as numbers,
+  other keys in `order`, then by name."""
+  keys = {b for _, j in entries if j.get("ok") for b in j["result"].get(rows_key) or {}}
+  order = list(order)
+  batches = sorted(keys, key=lambda b: (0, int(b), "") if b.isdigit() else
+                   (1, order.index(b) if b in order else len(order), b))
+  heads = []
+  for b in batches:
+    col = name % b
+    heads.append("%s %s min / median / max" % (col, unit))
+    heads.extend("%s %s" % (col, h) for h, _ in extra)
+    if gflops:
+      heads.append("%s GFLOP/s (median)" % col)
+    heads.extend(["%s %s" % (col, slowest[0]), "%s CPU util" % col, "%s bert_tf ÷ it" % col])
+  per_key = len(heads) // max(1, len(batches))
+  head = "| system | " + " | ".join(heads) + (" | own GEMM GFLOP/s" if gemm else "") + \
+      " | processes | peak RSS MiB | others' CPU (cores) |"
   w(head)
   w("|" + "---|" * (head.count("|") - 1))
   for _, j in entries:
@@ -64,38 +86,49 @@ def _predict_table(w, entries, base_by_batch, peak):
       continue
     cells = []
     for b in batches:
-      r = j["result"]["by_batch"].get(b)
+      r = (j["result"].get(rows_key) or {}).get(b)
       if not r:
-        cells.append("— | — | — | — | —")
+        cells.append(" | ".join(["—"] * per_key))
         continue
       lo, med, hi = _spread(r)
       ratio = _ratio(base_by_batch.get(b, {}).get("ex_per_s_median"), med)
-      gemm = j["result"].get("gemm_gflops")
-      cells.append("%.2f / %.2f / %.2f | %.1f (%.0f%% of peak%s) | %s | %s | %s" % (
-          lo, med, hi, r["gflops_median"], 100 * r["gflops_median"] / peak,
-          ", %.0f%% of own GEMM" % (100 * r["gflops_median"] / gemm) if gemm else "",
-          _f(r.get("step_s_max"), "%.2f"), _f(r.get("cpu_util_median"), "%.2f"),
-          _f(ratio, "%.2f×")))
-    gemms = j["result"].get("process_gemm_gflops") or (
-        [j["result"]["gemm_gflops"]] if j["result"].get("gemm_gflops") else [])
-    gemm_cell = ("%.0f (%.0f–%.0f)" % (sorted(gemms)[len(gemms) // 2], min(gemms), max(gemms))
-                 if gemms else "—")
-    w("| %s | %s | %s | %s | %.0f | %.2f |" % (j["label"], " | ".join(cells), gemm_cell,
-                                               len(j.get("runs") or [1]), j["peak_rss_mb"],
-                                               j["others_cores"]))
+      cell = ["%.2f / %.2f / %.2f" % (lo, med, hi)] + [fn(r) for _, fn in extra]
+      if gflops:
+        own = j["result"].get("gemm_gflops")
+        cell.append("%.1f (%.0f%% of peak%s)" % (
+            r["gflops_median"], 100 * r["gflops_median"] / peak,
+            ", %.0f%% of own GEMM" % (100 * r["gflops_median"] / own) if own else ""))
+      cell.extend([_f(r.get(slowest[1]), "%.2f"), _f(r.get("cpu_util_median"), "%.2f"),
+                   _f(ratio, "%.2f×")])
+      cells.append(" | ".join(cell))
+    gemm_cell = ""
+    if gemm:
+      gemms = j["result"].get("process_gemm_gflops") or (
+          [j["result"]["gemm_gflops"]] if j["result"].get("gemm_gflops") else [])
+      gemm_cell = " | " + ("%.0f (%.0f–%.0f)" % (sorted(gemms)[len(gemms) // 2], min(gemms),
+                                                 max(gemms)) if gemms else "—")
+    w("| %s | %s%s | %s | %.0f | %.2f |" % (j["label"], " | ".join(cells), gemm_cell,
+                                            len(j.get("runs") or [1]), j["peak_rss_mb"],
+                                            j["others_cores"]))
   w("")
   return batches
 
 
-def _predict_targets(name, target, base, peer, batches):
+def _worst_row(name, target, base_row, peer_row):
+  """A target row bert_tf vs a peer judged on the worst case: the median ratio, and
+  bert_tf's slowest process ÷ the peer's fastest."""
+  return (name, target, _ratio(base_row["ex_per_s_median"], peer_row["ex_per_s_median"]),
+          _ratio(_spread(base_row)[0], _spread(peer_row)[2]), True)
+
+
+def _predict_targets(name, target, base, peer, batches, rows_key="by_batch"):
   """Target rows bert_tf vs a peer per batch size: the median ratio, and the worst case
   (bert_tf's slowest process ÷ the peer's fastest) on which the target is judged."""
   rows = []
   for b in batches:
-    br, pr = base.get(b), peer["result"]["by_batch"].get(b)
+    br, pr = base.get(b), (peer["result"].get(rows_key) or {}).get(b)
     if br and pr:
-      rows.append((name % b, target, _ratio(br["ex_per_s_median"], pr["ex_per_s_median"]),
-                   _ratio(_spread(br)[0], _spread(pr)[2]), True))
+      rows.append(_worst_row(name % b, target, br, pr))
   return rows
 
 
@@ -349,6 +382,10 @@ def render(results):
   if squad_keys:
     target_rows.extend(_render_squad(results, w, peak))
 
+  # ---------------------------------------------------------------- (h) real text, serving
+  if any(k.startswith(("text/", "serving/")) for k in jobs):
+    target_rows.extend(_render_text(results, w))
+
   # ---------------------------------------------------------------- (f) RSS
   w("## (f) Peak RSS (each job in its own process; wait4 ru_maxrss)")
   w("")
@@ -585,6 +622,115 @@ def _render_squad(results, w, peak):
       rows.append(("(g) SQuAD real job wall time vs HF run_qa-style", TARGETS["squad_job"],
                    _ratio(jh["wall_s"], jb["wall_s"]), None))
   _attention_share_table(w, _job(results, "squad_profile/bert_tf"))
+  return rows
+
+
+_TEXT_SETS = {"sst2_dev": "SST-2 dev sentences", "mrpc_test": "MRPC test pairs"}
+
+
+def _render_text(results, w):
+  """Section (h): predict.py's path and HF's pipeline on real text, the serving SavedModel
+  and HF's pipeline per request, the long-lived run; returns its target rows."""
+  jobs = results["jobs"]
+  rows = []
+  w("## (h) Prediction on real text and the serving SavedModel")
+  w("")
+  pb, ph = _job(results, "text/bert_tf_predict_py"), _job(results, "text/hf_pipeline")
+  entries = [(k, jobs[k]) for k in ("text/bert_tf_predict_py", "text/hf_pipeline") if k in jobs]
+  if entries:
+    r0 = (pb or ph or {}).get("result") or {}
+    w("Texts → probabilities, tokenization and features included, model loaded once: "
+      "bert_tf = `predictor.load_classifier(output_dir)` (predict.py's ClassifierPredictor; "
+      "padding trimmed per batch), HF = `pipeline(\"text-classification\")` (dynamic "
+      "padding per batch, truncation to %s, top_k=None, torch.inference_mode()); both the "
+      "converted MiniLM with a fixed 2-label head, batch %s. Each window is one call on the "
+      "next %s texts (SST-2 dev: 872 sentences; MRPC test: 1725 pairs); a warm-up call is "
+      "excluded. texts/s min / median / max over the processes (each process's median "
+      "window); processes interleaved as in (b)." % (
+          r0.get("max_seq_length", 128), r0.get("batch", 32),
+          _f(next(iter((r0.get("by_dataset") or {}).values()), {}).get("examples_per_window"),
+             "%d")))
+    w("")
+    base = pb["result"]["by_dataset"] if pb else {}
+    sets = _predict_table(w, entries, base, None, rows_key="by_dataset", name="%s",
+                          unit="texts/s", gflops=False, gemm=False,
+                          slowest=("slowest window s", "slowest_window_s"),
+                          order=list(_TEXT_SETS))
+    if pb and ph:
+      for name in sets:
+        if name in base and name in ph["result"]["by_dataset"]:
+          rows.append(_worst_row("(h) predict.py on %s vs HF pipeline" %
+                                 _TEXT_SETS.get(name, name), TARGETS["text"], base[name],
+                                 ph["result"]["by_dataset"][name]))
+  sb, sh = _job(results, "serving/bert_tf_savedmodel"), _job(results, "serving/hf_pipeline")
+  entries = [(k, jobs[k]) for k in ("serving/bert_tf_savedmodel", "serving/hf_pipeline")
+             if k in jobs]
+  extra = [("req/s (median)", lambda r: _f(r.get("req_per_s_median"), "%.2f")),
+           ("request s (median)", lambda r: _f(r.get("step_s_median"), "%.4f"))]
+  for rows_key, what, signature in (("by_batch", "SST-2 dev sentences", "serving_default"),
+                                    ("pair_by_batch", "MRPC test pairs", "serving_pair")):
+    if not any((j.get("result") or {}).get(rows_key) or not j.get("ok") for _, j in entries):
+      continue
+    r0 = (sb or sh or {}).get("result") or {}
+    w("Serving, %s, one request = one call with b texts drawn cyclically: bert_tf = the "
+      "SavedModel of `export_model.py --format=classifier` loaded with plain "
+      "`tf.saved_model.load`, `signatures[\"%s\"]` (in-graph tokenization, padded to %s), "
+      "strings → tf.constant → probabilities and labels to numpy; HF = the pipeline called "
+      "per request (batch_size = b). texts/s min / median / max over the processes; "
+      "req/s = texts/s ÷ b; slowest request = the slowest single call." % (
+          what, signature, r0.get("max_seq_length", 128)))
+    w("")
+    base = (sb["result"].get(rows_key) or {}) if sb else {}
+    batches = _predict_table(w, entries, base, None, rows_key=rows_key, unit="texts/s",
+                             gflops=False, gemm=False, slowest=("slowest request s", "step_s_max"),
+                             extra=extra)
+    if sb and sh:
+      rows.extend(_predict_targets(
+          "(h) serving SavedModel, %s per request of %%s, vs HF pipeline" % what,
+          TARGETS["serving_vs_hf"], base, sh, batches, rows_key=rows_key))
+    name = "sst2_dev" if rows_key == "by_batch" else "mrpc_test"
+    if sb and pb and name in pb["result"]["by_dataset"]:
+      py = pb["result"]["by_dataset"][name]
+      b = str(py.get("batch", 32))
+      if b in base:  # predict.py runs at one batch size: compare at that size
+        rows.append(_worst_row("(h) serving SavedModel vs predict.py, %s at batch %s" %
+                               (what, b), TARGETS["serving_vs_predict_py"], base[b], py))
+  long_entries = [(k, j) for k, j in entries if j.get("ok") and j["result"].get("long_run")]
+  if long_entries:
+    lr0 = long_entries[0][1]["result"]["long_run"]
+    n, win = lr0.get("requests"), lr0.get("window")
+    w("Long-lived run: %s requests of one SST-2 sentence in a row (after the rows above, "
+      "same process). first / last = requests/s of the first and the last %s requests; "
+      "last ÷ first < 1 means the server slowed down. RSS = VmRSS at the start and the end "
+      "of the run. Figures are medians over the processes; last ÷ first shows min / median, "
+      "RSS growth the largest over the processes." % (_f(n, "%d"), _f(win, "%d")))
+    w("")
+    w("| system | requests | first req/s | last req/s | last ÷ first (min / median) | "
+      "whole run req/s | request s (median) | slowest request s | RSS start → end MiB | "
+      "RSS growth MiB (max) | processes |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
+    for k, j in long_entries:
+      lr = j["result"]["long_run"]
+      per = lr.get("per_process") or [lr]
+      ratios = [x["last_over_first"] for x in per]
+      growth = [x.get("rss_growth_mb") for x in per if x.get("rss_growth_mb") is not None]
+      w("| %s | %s | %.2f | %.2f | %.3f / %.3f | %.2f | %.4f | %.3f | %s → %s | %s | %d |" % (
+          j["label"], _f(lr.get("requests"), "%d"), lr["first_req_per_s"],
+          lr["last_req_per_s"], min(ratios), lr["last_over_first"], lr["req_per_s"],
+          lr["request_s_median"], max(x["request_s_max"] for x in per),
+          _f(lr.get("rss_start_mb"), "%.0f"), _f(lr.get("rss_end_mb"), "%.0f"),
+          _f(max(growth) if growth else None, "%.1f"), len(per)))
+    w("")
+    if sb and sb["result"].get("long_run"):
+      lr = sb["result"]["long_run"]
+      per = lr.get("per_process") or [lr]
+      rows.append(("(h) serving SavedModel long-lived run: last ÷ first %s requests/s" %
+                   _f(win, "%d"), TARGETS["serving_steady"], lr["last_over_first"],
+                   min(x["last_over_first"] for x in per), True))
+      rss = [_ratio(x.get("rss_start_mb"), x.get("rss_end_mb")) for x in per]
+      if None not in rss:
+        rows.append(("(h) serving SavedModel long-lived run: RSS start ÷ end (no growth)",
+                     TARGETS["serving_rss"], statistics.median(rss), min(rss), True))
   return rows
 
 

@@ -21,6 +21,11 @@ Parts (default: fixed, tokenize, pretrain; --real_job adds the MRPC job):
             32) of bert_tf's BertForSquad + Trainer vs HF BertForQuestionAnswering, then
             the real job on the SQuAD sample split by article: run_squad.py with the
             original README's flags vs an HF run_qa-style run (bench_hf_squad.py).
+  text      (h) prediction on real text (not in the default parts): predict.py's
+            ClassifierPredictor vs HF's text-classification pipeline on SST-2 dev and
+            MRPC test at batch 32 (bench_text.py / bench_hf_text.py), and the serving
+            SavedModel (plain tf.saved_model.load) vs the HF pipeline per request of
+            1, 8, 32 texts plus a long-lived run of 10,000 single-text requests.
   (f) peak RSS of every subprocess (wait4 ru_maxrss) is in every table.
 
 Usage:
@@ -118,13 +123,71 @@ def run_subprocess(argv, log_path, timeout, env=None):
           "timed_out": wall >= timeout}
 
 
+def _is_rows(value):
+  """A dict of per-key rows (by_batch, by_dataset...): every value has ex_per_s_median."""
+  return isinstance(value, dict) and bool(value) and all(
+      isinstance(v, dict) and "ex_per_s_median" in v for v in value.values())
+
+
+# result fields of plain numbers combined over the processes (other plain-number dicts, e.g.
+# a profile's, keep the first process's values)
+SCALAR_FIELDS = ("long_run",)
+
+
+def _is_scalars(value):
+  """A dict of plain numbers (a serving long run's figures)."""
+  return isinstance(value, dict) and bool(value) and all(
+      v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+      for v in value.values())
+
+
+def _combine_rows(per):
+  """One row from the same row (batch size, data set...) of every process: the first
+  process's fields, the processes' own median ex/s ("process_ex_per_s", in run order) with
+  their min / median / max; "ex_per_s_median" / "gflops_median" are the median process's,
+  the slowest / fastest window over all processes is kept."""
+  first = per[0]
+  rates = [x["ex_per_s_median"] for x in per]
+  med = statistics.median(rates)
+  row = dict(first)
+  row.update({"process_ex_per_s": rates, "processes": len(rates),
+              "ex_per_s_median": med, "process_ex_per_s_min": min(rates),
+              "process_ex_per_s_max": max(rates),
+              "ex_per_s_min": min(x["ex_per_s_min"] for x in per),
+              "ex_per_s_max": max(x["ex_per_s_max"] for x in per),
+              "slowest_window_s": max(x["slowest_window_s"] for x in per)})
+  if first.get("gflops_median"):
+    row["gflops_median"] = first["gflops_median"] * med / first["ex_per_s_median"]
+  if "req_per_s_median" in first and first.get("batch"):
+    row["req_per_s_median"] = med / first["batch"]
+  for key in ("cpu_util_median", "step_s_median"):
+    if all(key in x for x in per):
+      row[key] = statistics.median(x[key] for x in per)
+  if all("step_s_max" in x for x in per):
+    row["step_s_max"] = max(x["step_s_max"] for x in per)
+  return row
+
+
+def _combine_scalars(per):
+  """Plain-number dicts of every process: each field's median over the processes (None
+  when a process lacks it), and the processes' own dicts in "per_process"."""
+  out = {}
+  for key in per[0]:
+    values = [x.get(key) for x in per]
+    out[key] = statistics.median(values) if all(v is not None for v in values) else None
+  out["per_process"] = per
+  return out
+
+
 def combine_runs(runs):
-  """One job entry from its repeated processes (run_subprocess dicts with a predict
-  "result"): the first successful run's fields, and per batch size the processes' own
-  median ex/s ("process_ex_per_s", in run order) with their min / median / max; the
-  "ex_per_s_median" / "gflops_median" of the entry are the median process's, the slowest /
-  fastest window over all processes is kept as before. Peak RSS and others' CPU are the
-  largest of the runs; "runs" keeps each run's log, wall time, RSS and load."""
+  """One job entry from its repeated processes (run_subprocess dicts with a "result"):
+  the first successful run's fields; every dict of per-key rows in the result (by_batch,
+  by_dataset, pair_by_batch: values with "ex_per_s_median") combined row by row
+  (_combine_rows: the processes' min / median / max ex/s), the SCALAR_FIELDS dicts of
+  plain numbers (a serving long run's figures) combined field by field (_combine_scalars:
+  medians plus each process's dict), and the processes' own GEMM ceilings
+  ("process_gemm_gflops", their median in "gemm_gflops"). Peak RSS and others' CPU are
+  the largest of the runs; "runs" keeps each run's log, wall time, RSS and load."""
   ok = [r for r in runs if r["ok"]]
   entry = dict(ok[0] if ok else runs[-1])
   entry["ok"] = bool(ok) and len(ok) == len(runs)
@@ -135,27 +198,14 @@ def combine_runs(runs):
   if not entry["ok"]:
     return entry
   result = dict(ok[0]["result"])
-  by_batch = {}
-  for b, first in ok[0]["result"]["by_batch"].items():
-    per = [r["result"]["by_batch"][b] for r in ok if b in r["result"]["by_batch"]]
-    rates = [x["ex_per_s_median"] for x in per]
-    med = statistics.median(rates)
-    row = dict(first)
-    row.update({"process_ex_per_s": rates, "processes": len(rates),
-                "ex_per_s_median": med, "process_ex_per_s_min": min(rates),
-                "process_ex_per_s_max": max(rates),
-                "ex_per_s_min": min(x["ex_per_s_min"] for x in per),
-                "ex_per_s_max": max(x["ex_per_s_max"] for x in per),
-                "slowest_window_s": max(x["slowest_window_s"] for x in per)})
-    if first.get("gflops_median"):
-      row["gflops_median"] = first["gflops_median"] * med / first["ex_per_s_median"]
-    for key in ("cpu_util_median", "step_s_median"):
-      if all(key in x for x in per):
-        row[key] = statistics.median(x[key] for x in per)
-    if all("step_s_max" in x for x in per):
-      row["step_s_max"] = max(x["step_s_max"] for x in per)
-    by_batch[b] = row
-  result["by_batch"] = by_batch
+  for field, first in ok[0]["result"].items():
+    if _is_rows(first):
+      result[field] = {
+          k: _combine_rows([r["result"][field][k] for r in ok
+                            if k in (r["result"].get(field) or {})]) for k in first}
+    elif field in SCALAR_FIELDS and _is_scalars(first):
+      result[field] = _combine_scalars([r["result"][field] for r in ok
+                                        if _is_scalars(r["result"].get(field))])
   gemm = [r["result"].get("gemm_gflops") for r in ok]
   if all(g is not None for g in gemm):
     result["process_gemm_gflops"] = gemm
@@ -296,6 +346,32 @@ def squad_fixed_jobs(a):
           [bt, "--mode", "predict"] + pr, 1800),
       Job("squad_predict/hf", "HF BertForQuestionAnswering", [hf, "--mode", "predict"] + pr,
           1800, python="bench"),
+  ]
+  if a.skip_hf:
+    jobs = [j for j in jobs if j.python != "bench"]
+  return jobs
+
+
+def text_jobs(a, work_dir):
+  """Part "text": predict.py's path and HF's pipeline on real text, the serving SavedModel
+  and the HF pipeline per request; all run repeated and interleaved (run_repeated)."""
+  common_args = ["--texts_per_window", str(a.text_texts_per_window), "--warmup",
+                 str(a.pred_warmup)] + (["--limit", str(a.text_limit)] if a.text_limit else [])
+  text = common_args + ["--windows", str(a.text_windows)]
+  serving = common_args + ["--windows", str(a.windows), "--long_requests",
+                           str(a.long_requests), "--long_window", str(a.long_window),
+                           "--batches"] + [str(b) for b in a.serving_batches] + \
+      ["--pair_batches"] + [str(b) for b in a.serving_pair_batches]
+  bt, hf = "benchmarks/bench_text.py", "benchmarks/bench_hf_text.py"
+  jobs = [
+      Job("text/bert_tf_predict_py", "bert_tf predict.py (ClassifierPredictor)",
+          [bt, "--mode", "predict_py", "--work_dir", work_dir] + text, 3600),
+      Job("text/hf_pipeline", "HF pipeline(\"text-classification\")",
+          [hf, "--mode", "pipeline"] + text, 3600, python="bench"),
+      Job("serving/bert_tf_savedmodel", "bert_tf serving SavedModel",
+          [bt, "--mode", "serving", "--work_dir", work_dir] + serving, 3600),
+      Job("serving/hf_pipeline", "HF pipeline per request", [hf, "--mode", "serving"] + serving,
+          3600, python="bench"),
   ]
   if a.skip_hf:
     jobs = [j for j in jobs if j.python != "bench"]
@@ -487,6 +563,22 @@ def main():
   p.add_argument("--squad_profile", action="store_true",
                  help="squad: also attention's share of bert_tf's forward / forward+backward "
                       "time at the squad shape (bench_squad.py --mode=profile)")
+  p.add_argument("--text_texts_per_window", type=int, default=256,
+                 help="text: texts per timed window (one predict call / that many texts of "
+                      "requests)")
+  p.add_argument("--text_windows", type=int, default=0,
+                 help="text: windows per data set (0: every full window of SST-2 dev / MRPC "
+                      "test, i.e. one pass over each)")
+  p.add_argument("--text_limit", type=int, default=0,
+                 help="text: only the first N texts of each data set")
+  p.add_argument("--serving_batches", type=int, nargs="+", default=[1, 8, 32],
+                 help="text: serving request sizes (SST-2 dev, single sentences)")
+  p.add_argument("--serving_pair_batches", type=int, nargs="*", default=[32],
+                 help="text: serving request sizes for MRPC test pairs")
+  p.add_argument("--long_requests", type=int, default=10000,
+                 help="text: requests of the serving long-lived run (batch 1)")
+  p.add_argument("--long_window", type=int, default=1000,
+                 help="text: the long run's first / last N requests compared")
   p.add_argument("--jobs", default="",
                  help="comma list of job keys or prefixes to run (e.g. train/bert_tf,predict/); "
                       "default all jobs of the chosen parts")
@@ -520,6 +612,8 @@ def main():
     a.real_job_epochs = 0.05
     a.squad_steps, a.squad_predict_batches, a.squad_examples_per_window = 1, [12], 12
     a.squad_epochs = min(a.squad_epochs, 0.1)
+    a.text_texts_per_window, a.text_windows = 64, 2
+    a.long_requests, a.long_window = min(a.long_requests, 600), min(a.long_window, 200)
     if a.results == os.path.join(HERE, "RESULTS.md"):
       a.results = os.path.join(a.log_dir, "RESULTS.quick.md")
       a.json = os.path.join(a.log_dir, "results.quick.json")
@@ -727,6 +821,24 @@ def main():
       if a.squad_v2:
         argv.append("--version_2_with_negative")
       run_job("squad_job/hf", "HF run_qa-style", argv, 7200, python="bench", retry=False)
+
+  if "text" in parts:
+    work = os.path.join(a.log_dir, "text_model")
+    jobs = [j for j in text_jobs(a, work) if wanted(j.key)]
+    if any(j.python == "main" for j in jobs):
+      # the fine-tuned stand-in (checkpoint + serving export) once, outside the timed
+      # processes (bench_text.py reuses it while the model dir and length agree)
+      log("[%s] text: preparing the classifier checkpoint and serving export in %s" %
+          (time.strftime("%H:%M:%S"), os.path.relpath(work, ROOT)))
+      prepare_log = os.path.join(a.log_dir, "text__prepare.log")
+      with open(prepare_log, "w") as f:
+        code = subprocess.run([pythons["main"], "benchmarks/bench_text.py", "--mode",
+                               "prepare", "--export", "--work_dir", work], cwd=ROOT,
+                              stdout=f, stderr=subprocess.STDOUT).returncode
+      if code:
+        raise SystemExit("text: preparing the model failed (exit %s):\n%s" %
+                         (code, tail(prepare_log)))
+    run_repeated(jobs)
 
   results["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
   results["total_wall_s"] = time.time() - started
