@@ -75,7 +75,10 @@ class ClassifierPredictor(object):
     if have != self.num_labels:
       raise InputError("%s: the classifier has %d outputs but the label list has %d labels" %
                        (self.checkpoint, have, self.num_labels))
-    self.model = modeling.BertClassifier(self.config, self.num_labels)
+    # run_classifier's model switches: per-token layers on the real tokens only and the
+    # GELU as one XLA kernel per bucketed shape (exact; modeling.BertModel).
+    self.model = modeling.BertClassifier(self.config, self.num_labels, skip_padding=True,
+                                         fused_gelu=True)
     self.model.build()
     restore.restore(self.model.original_variables(), self.checkpoint, "classifier")
     num_labels = self.num_labels

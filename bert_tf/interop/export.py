@@ -31,7 +31,9 @@ _DEFAULT_SERVING_LENGTH = 128  # run_classifier's default max_seq_length
 
 def _restore_classifier(config, num_labels, ckpt):
   """A built BertClassifier with every variable restored from `ckpt` (else CheckpointError)."""
-  model = modeling.BertClassifier(config, num_labels)
+  # Per-token layers on the real tokens only (exact; core TensorFlow ops, so the export
+  # still loads without bert_tf).
+  model = modeling.BertClassifier(config, num_labels, skip_padding=True)
   model.build()
   restore.restore(model.original_variables(), ckpt, "classifier",
                   lacks=lambda prefix, missing: "%s: checkpoint lacks %s; export a fine-tuned "

@@ -21,7 +21,7 @@ tensorflow-text): saved_model_cli and TF Serving run it as it is.
 
 import tensorflow as tf
 
-from bert_tf import checkpoints
+from bert_tf import checkpoints, training
 from bert_tf.graph_tokenizer import TextFeaturizer
 from bert_tf.interop import saved_model
 
@@ -43,7 +43,10 @@ class _ClassifierServer(tf.Module):
                                       name="max_seq_length")
 
   def _outputs(self, features):
-    logits = self._holder.model(features, training=False)  # [B,K]
+    # Padding cut to the batch's longest text (rounded up to 16), as run_classifier's and
+    # predict.py's forward loop does: exact, and a request of short texts no longer pays
+    # for max_seq_length positions.
+    logits = self._holder.model(training.trim_padding(features), training=False)  # [B,K]
     if self.is_regression:
       return {"predictions": logits[:, 0]}
     probs = tf.nn.softmax(logits, axis=-1)
