@@ -674,7 +674,8 @@ def _render_text(results, w):
     r0 = (sb or sh or {}).get("result") or {}
     w("Serving, %s, one request = one call with b texts drawn cyclically: bert_tf = the "
       "SavedModel of `export_model.py --format=classifier` loaded with plain "
-      "`tf.saved_model.load`, `signatures[\"%s\"]` (in-graph tokenization, padded to %s), "
+      "`tf.saved_model.load`, `signatures[\"%s\"]` (in-graph tokenization to at most %s "
+      "tokens, each request's padding trimmed and skipped in the graph), "
       "strings → tf.constant → probabilities and labels to numpy; HF = the pipeline called "
       "per request (batch_size = b). texts/s min / median / max over the processes; "
       "req/s = texts/s ÷ b; slowest request = the slowest single call." % (
@@ -699,11 +700,11 @@ def _render_text(results, w):
   if long_entries:
     lr0 = long_entries[0][1]["result"]["long_run"]
     n, win = lr0.get("requests"), lr0.get("window")
-    w("Long-lived run: %s requests of one SST-2 sentence in a row (after the rows above, "
-      "same process). first / last = requests/s of the first and the last %s requests; "
+    w("Long-lived run: %s requests of one SST-2 sentence in a row (%s). first / last = requests/s of the first and the last %s requests; "
       "last ÷ first < 1 means the server slowed down. RSS = VmRSS at the start and the end "
       "of the run. Figures are medians over the processes; last ÷ first shows min / median, "
-      "RSS growth the largest over the processes." % (_f(n, "%d"), _f(win, "%d")))
+      "RSS growth the largest over the processes." % (
+          _f(n, "%d"), lr0.get("note") or "after the rows above, same process", _f(win, "%d")))
     w("")
     w("| system | requests | first req/s | last req/s | last ÷ first (min / median) | "
       "whole run req/s | request s (median) | slowest request s | RSS start → end MiB | "
