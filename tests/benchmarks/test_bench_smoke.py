@@ -110,3 +110,24 @@ def test_report_judges_repeated_predict_targets_on_the_worst_case():
   line = next(l for l in text.splitlines() if l.startswith("| (b) predict batch 32 vs HF"))
   assert "(worst)" in line and "1.600×" in line and "1.200×" in line and "missed" in line
   assert "24.00 / 32.00 / 33.00" in text
+
+
+def test_report_renders_the_long_sequence_rows_with_their_attention_share():
+  sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+  import report
+  import run_all
+  ours = run_all.combine_runs([_run(r, [r], 60) for r in (6.0, 6.4, 6.5)])
+  hf = run_all.combine_runs([_run(r, [r], 60) for r in (5.0, 5.5, 5.6)])
+  hf["label"] = "HF torch eager"
+  profile = {"label": "bert_tf attention share", "ok": True, "exit": 0, "log": "p.log",
+             "wall_s": 90.0, "peak_rss_mb": 3000.0, "others_cores": 0.0, "result": {
+                 "batch": 12, "seq": 384, "attention_flop_share": 0.14,
+                 "ms": {"forward": 2000.0, "forward: attention matmuls": 240.0},
+                 "share": {"forward: attention matmuls": 0.12}}}
+  results = {"machine": {}, "jobs": {"predict384/bert_tf": ours, "predict384/hf": hf,
+                                     "profile384/bert_tf": profile}}
+  text = report.render(results)
+  assert "## (b') Predict at seq 384" in text
+  assert "| forward: attention matmuls | 240.0 | 12% |" in text
+  line = next(l for l in text.splitlines() if l.startswith("| (b') predict batch 32 at seq 384"))
+  assert "(worst)" in line and "1.164×" in line and "1.071×" in line and "missed" in line
