@@ -87,34 +87,6 @@ def timed_texts(classify, texts, batch_size, texts_per_window, windows, warmup):
   return out
 
 
-def timed_requests(classify, items, batch_size, texts_per_window, windows, warmup):
-  """As bench_text.timed_requests: one pipeline call per request of batch_size texts."""
-  per_window = max(1, texts_per_window // batch_size)
-  counter = [0]
-
-  def one_pass(n):
-    for _ in range(n):
-      yield classify(common.cyclic_request(items, batch_size, counter[0]), batch_size)
-      counter[0] += 1
-
-  out = common.timed_batches(one_pass, per_window, windows, warmup, batch_size)
-  out["req_per_s_median"] = out["ex_per_s_median"] / batch_size
-  out["requests_per_window"] = per_window
-  out["batch"] = batch_size
-  return out
-
-
-def long_run(classify, items, requests, window, warmup):
-  for i in range(warmup):
-    classify(common.cyclic_request(items, 1, i), 1)
-  rss_start = common.vm_rss_mb()
-  marks = [time.perf_counter()]
-  for i in range(requests):
-    classify(common.cyclic_request(items, 1, i), 1)
-    marks.append(time.perf_counter())
-  return common.long_run_stats(marks, window, rss_start, common.vm_rss_mb())
-
-
 def run_pipeline(args):
   t0 = time.perf_counter()
   classify, info = build_pipeline(args.max_seq_length)
@@ -138,15 +110,18 @@ def run_serving(args):
          "max_seq_length": args.max_seq_length, "load_s": round(time.perf_counter() - t0, 2),
          "rss_before_load_mb": rss_before_load, "by_batch": {}, "pair_by_batch": {}}
   out.update(info)
+  def call(request):  # one pipeline call per request, batch_size = the request's size
+    return classify(request, len(request))
+
   for b in args.batches:
-    out["by_batch"][str(b)] = timed_requests(classify, data["sst2_dev"], b,
+    out["by_batch"][str(b)] = common.timed_requests(call, data["sst2_dev"], b,
                                              args.texts_per_window, args.windows, args.warmup)
   for b in args.pair_batches:
-    out["pair_by_batch"][str(b)] = timed_requests(classify, data["mrpc_test"], b,
+    out["pair_by_batch"][str(b)] = common.timed_requests(call, data["mrpc_test"], b,
                                                   args.texts_per_window, args.windows,
                                                   args.warmup)
   if args.long_requests:
-    out["long_run"] = long_run(classify, data["sst2_dev"], args.long_requests,
+    out["long_run"] = common.long_run(call, data["sst2_dev"], args.long_requests,
                                args.long_window, args.warmup)
   return out
 

@@ -189,38 +189,6 @@ def run_predict_py(args):
 # --------------------------------------------------------------------------- serving
 
 
-def timed_requests(call, items, batch_size, texts_per_window, windows, warmup):
-  """Requests of batch_size items drawn cyclically: `warmup` requests excluded, then
-  `windows` windows of texts_per_window // batch_size requests (at least 1).  ex/s =
-  texts/s; req_per_s_median = requests/s; step_s_* = one request's seconds."""
-  per_window = max(1, texts_per_window // batch_size)
-  counter = [0]
-
-  def one_pass(n):
-    for _ in range(n):
-      yield call(common.cyclic_request(items, batch_size, counter[0]))
-      counter[0] += 1
-
-  out = common.timed_batches(one_pass, per_window, windows, warmup, batch_size)
-  out["req_per_s_median"] = out["ex_per_s_median"] / batch_size
-  out["requests_per_window"] = per_window
-  out["batch"] = batch_size
-  return out
-
-
-def long_run(call, items, requests, window, warmup):
-  """`requests` requests of one text in a row (after `warmup`), each end timestamped;
-  common.long_run_stats of them with VmRSS at the start and the end."""
-  for i in range(warmup):
-    call(common.cyclic_request(items, 1, i))
-  rss_start = common.vm_rss_mb()
-  marks = [time.perf_counter()]
-  for i in range(requests):
-    call(common.cyclic_request(items, 1, i))
-    marks.append(time.perf_counter())
-  return common.long_run_stats(marks, window, rss_start, common.vm_rss_mb())
-
-
 def run_serving(args):
   import tensorflow as tf
   work, temporary = ensure_prepared(args, export=True)
@@ -246,15 +214,15 @@ def run_serving(args):
            "rss_before_load_mb": rss_before_load, "by_batch": {}, "pair_by_batch": {},
            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
     for b in args.batches:
-      out["by_batch"][str(b)] = timed_requests(call_single, data["sst2_dev"], b,
+      out["by_batch"][str(b)] = common.timed_requests(call_single, data["sst2_dev"], b,
                                                args.texts_per_window, args.windows,
                                                args.warmup)
     for b in args.pair_batches:
-      out["pair_by_batch"][str(b)] = timed_requests(call_pair, data["mrpc_test"], b,
+      out["pair_by_batch"][str(b)] = common.timed_requests(call_pair, data["mrpc_test"], b,
                                                     args.texts_per_window, args.windows,
                                                     args.warmup)
     if args.long_requests:
-      out["long_run"] = long_run(call_single, data["sst2_dev"], args.long_requests,
+      out["long_run"] = common.long_run(call_single, data["sst2_dev"], args.long_requests,
                                  args.long_window, args.warmup)
     if args.dump_probabilities:  # for the smoke test: the first texts' outputs
       n = args.dump_probabilities

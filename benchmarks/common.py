@@ -315,6 +315,39 @@ def cyclic_request(items, batch_size, index):
   return [items[(start + k) % n] for k in range(batch_size)]
 
 
+def timed_requests(call, items, batch_size, texts_per_window, windows, warmup):
+  """Serving-style timing: call(request) once per request of batch_size items drawn
+  cyclically from items (cyclic_request); `warmup` requests excluded, then `windows`
+  windows of texts_per_window // batch_size requests (at least 1). ex/s = texts/s;
+  req_per_s_median = requests/s; step_s_* = one request's seconds."""
+  per_window = max(1, texts_per_window // batch_size)
+  counter = [0]
+
+  def one_pass(n):
+    for _ in range(n):
+      yield call(cyclic_request(items, batch_size, counter[0]))
+      counter[0] += 1
+
+  out = timed_batches(one_pass, per_window, windows, warmup, batch_size)
+  out["req_per_s_median"] = out["ex_per_s_median"] / batch_size
+  out["requests_per_window"] = per_window
+  out["batch"] = batch_size
+  return out
+
+
+def long_run(call, items, requests, window, warmup):
+  """A long-lived server: `requests` requests of one item in a row (after `warmup`), each
+  end timestamped; long_run_stats of them with VmRSS at the start and the end."""
+  for i in range(warmup):
+    call(cyclic_request(items, 1, i))
+  rss_start = vm_rss_mb()
+  marks = [time.perf_counter()]
+  for i in range(requests):
+    call(cyclic_request(items, 1, i))
+    marks.append(time.perf_counter())
+  return long_run_stats(marks, window, rss_start, vm_rss_mb())
+
+
 def chunks(items, size, count=0):
   """Consecutive full chunks of `size` items (a remainder shorter than size is dropped);
   count > 0: exactly that many, cycling round the items when they run out."""

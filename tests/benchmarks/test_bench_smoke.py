@@ -7,31 +7,19 @@ BENCH_JSON line), on the tiny config instead of the converted MiniLM
 completes, reports its rows and that the numbers it reports are sane.
 """
 
-import json
 import math
 import os
-import subprocess
 import sys
 
 import pytest
 
-from helpers import ROOT, TINY
+from helpers import ROOT, positive, run_bench
 
 BENCH = os.path.join(ROOT, "benchmarks", "bench_bert_tf.py")
 
 
 def _bench(*args):
-  env = dict(os.environ, BENCH_MODEL_DIR=TINY, PYTHONPATH=ROOT)
-  proc = subprocess.run([sys.executable, BENCH] + list(args), capture_output=True, text=True,
-                        env=env, cwd=ROOT, timeout=600, stdin=subprocess.DEVNULL)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  lines = [l for l in proc.stdout.splitlines() if l.startswith("BENCH_JSON ")]
-  assert len(lines) == 1, proc.stdout[-2000:]
-  return json.loads(lines[0][len("BENCH_JSON "):])
-
-
-def _positive(value):
-  return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+  return run_bench("bench_bert_tf.py", *args)
 
 
 @pytest.mark.slow
@@ -41,7 +29,7 @@ def test_train_mode_runs_and_reports_a_finite_loss_and_speed():
   assert out["mode"] == "train" and out["batch"] == 2 and out["seq"] == 16
   assert math.isfinite(out["final_loss"])
   speeds = [v for k, v in out.items() if "per_s" in k and not isinstance(v, list)]
-  assert speeds and all(_positive(v) for v in speeds), out
+  assert speeds and all(positive(v) for v in speeds), out
   assert len(out["windows_s"]) == 2, out
 
 
@@ -53,10 +41,10 @@ def test_predict_mode_reports_every_batch_size():
   assert sorted(out["by_batch"]) == ["2", "4"]
   for row in out["by_batch"].values():
     speeds = [v for k, v in row.items() if "per_s" in k and not isinstance(v, list)]
-    assert speeds and all(_positive(v) for v in speeds), row
+    assert speeds and all(positive(v) for v in speeds), row
     assert len(row["windows_s"]) == 2, row
   assert row["step_s_median"] > 0 and row["step_s_max"] >= row["step_s_median"], row
-  assert _positive(out["gemm_gflops"]), out
+  assert positive(out["gemm_gflops"]), out
 
 
 @pytest.mark.slow
@@ -65,7 +53,7 @@ def test_predict_inputs_give_the_same_row_shape():
   for name in ("direct", "autotune"):
     out = _bench("--mode=predict", "--batches", "2", "--seq=16", "--warmup=1", "--windows=2",
                  "--examples_per_window=4", "--input", name)
-    assert out["input"] == name and _positive(out["by_batch"]["2"]["ex_per_s_median"]), out
+    assert out["input"] == name and positive(out["by_batch"]["2"]["ex_per_s_median"]), out
 
 
 def _run(rates, windows, gemm, ok=True):

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers import FIXTURES, ROOT, TINY
+from helpers import FIXTURES, ROOT, TINY, positive, run_bench
 
 BENCHMARKS = os.path.join(ROOT, "benchmarks")
 sys.path.insert(0, BENCHMARKS)
@@ -31,18 +31,7 @@ SQUAD = os.path.join(FIXTURES, "squad")
 
 
 def _bench(*args):
-  env = dict(os.environ, BENCH_MODEL_DIR=TINY, PYTHONPATH=ROOT)
-  proc = subprocess.run([sys.executable, os.path.join(BENCHMARKS, "bench_squad.py")] +
-                        list(args), capture_output=True, text=True, env=env, cwd=ROOT,
-                        timeout=600, stdin=subprocess.DEVNULL)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  lines = [l for l in proc.stdout.splitlines() if l.startswith("BENCH_JSON ")]
-  assert len(lines) == 1, proc.stdout[-2000:]
-  return json.loads(lines[0][len("BENCH_JSON "):])
-
-
-def _positive(value):
-  return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+  return run_bench("bench_squad.py", *args)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +64,7 @@ def test_train_mode_runs_at_a_squad_shape():
                "--windows=2")
   assert out["mode"] == "train" and out["batch"] == 2 and out["seq"] == 32
   assert math.isfinite(out["final_loss"]) and out["final_loss"] > 0
-  assert _positive(out["ex_per_s_median"]) and _positive(out["gflops_median"]), out
+  assert positive(out["ex_per_s_median"]) and positive(out["gflops_median"]), out
   assert len(out["windows_s"]) == 2, out
 
 
@@ -85,7 +74,7 @@ def test_predict_mode_reports_every_batch_size():
                "--windows=2", "--examples_per_window=8")
   assert out["mode"] == "predict" and sorted(out["by_batch"]) == ["2", "4"]
   for row in out["by_batch"].values():
-    assert _positive(row["ex_per_s_median"]) and len(row["windows_s"]) == 2, row
+    assert positive(row["ex_per_s_median"]) and len(row["windows_s"]) == 2, row
 
 
 @pytest.mark.slow
@@ -96,7 +85,7 @@ def test_profile_mode_reports_attention_shares():
       "forward", "forward: attention matmuls", "forward: attention + mask + softmax",
       "forward+backward", "forward+backward: attention matmuls",
       "forward+backward: attention + mask + softmax", "forward+backward: attention + dropout"}
-  assert all(_positive(v) for v in out["ms"].values()), out
+  assert all(positive(v) for v in out["ms"].values()), out
   for name, share in out["share"].items():
     assert share == pytest.approx(out["ms"][name] / out["ms"][name.split(":")[0]], abs=1e-3)
 

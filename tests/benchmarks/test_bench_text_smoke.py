@@ -11,8 +11,6 @@ target rows from a hand-made results dict.
 """
 
 import copy
-import json
-import math
 import os
 import subprocess
 import sys
@@ -20,7 +18,7 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import ROOT, TINY
+from helpers import ROOT, positive, run_bench
 
 BENCHMARKS = os.path.join(ROOT, "benchmarks")
 sys.path.insert(0, BENCHMARKS)
@@ -35,26 +33,15 @@ SIZES = ["--limit", str(LIMIT), "--texts_per_window", "8", "--warmup", "1"]
 
 
 def _bench(*args):
-  env = dict(os.environ, BENCH_MODEL_DIR=TINY, PYTHONPATH=ROOT)
-  proc = subprocess.run([sys.executable, os.path.join(BENCHMARKS, "bench_text.py")] +
-                        list(args), capture_output=True, text=True, env=env, cwd=ROOT,
-                        timeout=600, stdin=subprocess.DEVNULL)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  lines = [l for l in proc.stdout.splitlines() if l.startswith("BENCH_JSON ")]
-  assert len(lines) == 1, proc.stdout[-2000:]
-  return json.loads(lines[0][len("BENCH_JSON "):])
-
-
-def _positive(value):
-  return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+  return run_bench("bench_text.py", *args)
 
 
 def _check_row(row, texts_per_window):
   for key in ("ex_per_s_median", "ex_per_s_min", "ex_per_s_max", "slowest_window_s",
               "median_window_s"):
-    assert _positive(row[key]), (key, row)
+    assert positive(row[key]), (key, row)
   assert row["examples_per_window"] == texts_per_window, row
-  assert all(_positive(s) for s in row["windows_s"]), row
+  assert all(positive(s) for s in row["windows_s"]), row
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +65,7 @@ def test_predict_py_mode_reports_both_data_sets(runs):
   for row in out["by_dataset"].values():
     _check_row(row, 8)
     assert row["texts"] == LIMIT and len(row["windows_s"]) == LIMIT // 8, row
-  assert _positive(out["vm_hwm_mb"]) and _positive(out["load_s"])
+  assert positive(out["vm_hwm_mb"]) and positive(out["load_s"])
 
 
 @pytest.mark.slow
@@ -91,12 +78,12 @@ def test_serving_mode_reports_batches_pairs_and_the_long_run(runs):
       _check_row(row, 8)
       assert len(row["windows_s"]) == 2 and row["requests_per_window"] == 8 // int(b)
       assert row["req_per_s_median"] == pytest.approx(row["ex_per_s_median"] / int(b))
-      assert _positive(row["step_s_median"]) and _positive(row["step_s_max"])
+      assert positive(row["step_s_median"]) and positive(row["step_s_max"])
   lr = out["long_run"]
   assert lr["requests"] == 50 and lr["window"] == 10
   for key in ("first_req_per_s", "last_req_per_s", "last_over_first", "req_per_s",
               "rss_start_mb", "rss_end_mb"):
-    assert _positive(lr[key]), (key, lr)
+    assert positive(lr[key]), (key, lr)
   assert lr["last_over_first"] == pytest.approx(lr["last_req_per_s"] / lr["first_req_per_s"])
 
 
