@@ -45,11 +45,8 @@ def pair_inputs(pairs):
 
 def datasets(limit=0):
   """{"sst2_dev": [sentence], "mrpc_test": [{"text", "text_pair"}]} (first `limit`)."""
-  sst2, _ = common.read_sst2("dev")
-  a, b, _ = common.read_mrpc("test")
-  out = {"sst2_dev": sst2, "mrpc_test": pair_inputs(zip(a, b))}
-  if limit:
-    out = {k: v[:limit] for k, v in out.items()}
+  out = common.real_text_sets(limit)
+  out["mrpc_test"] = pair_inputs(out["mrpc_test"])
   return out
 
 

@@ -133,17 +133,7 @@ def ensure_prepared(args, export):
   return work, not args.work_dir
 
 
-# --------------------------------------------------------------------------- data
-
-
-def datasets(limit=0):
-  """{"sst2_dev": [sentence], "mrpc_test": [(a, b)]}, the first `limit` of each if > 0."""
-  sst2, _ = common.read_sst2("dev")
-  a, b, _ = common.read_mrpc("test")
-  out = {"sst2_dev": sst2, "mrpc_test": list(zip(a, b))}
-  if limit:
-    out = {k: v[:limit] for k, v in out.items()}
-  return out
+# --------------------------------------------------------------------------- predict.py
 
 
 def timed_texts(predict, texts, batch_size, texts_per_window, windows, warmup):
@@ -162,9 +152,6 @@ def timed_texts(predict, texts, batch_size, texts_per_window, windows, warmup):
   return out
 
 
-# --------------------------------------------------------------------------- predict.py
-
-
 def run_predict_py(args):
   from bert_tf.inference import predictor
   work, temporary = ensure_prepared(args, export=False)
@@ -175,7 +162,7 @@ def run_predict_py(args):
     out = {"system": "bert_tf predict.py (ClassifierPredictor)", "mode": "predict_py",
            "batch": args.batch, "max_seq_length": model.max_seq_length,
            "load_s": round(load_s, 2), "by_dataset": {}}
-    for name, texts in datasets(args.limit).items():
+    for name, texts in common.real_text_sets(args.limit).items():
       per = min(args.texts_per_window, len(texts))
       out["by_dataset"][name] = timed_texts(
           lambda chunk: model.predict(chunk, batch_size=args.batch).values, texts,
@@ -208,7 +195,7 @@ def run_serving(args):
                  text_b=tf.constant([b for _, b in pairs]))
       return out["probabilities"].numpy(), out["label"].numpy()
 
-    data = datasets(args.limit)
+    data = common.real_text_sets(args.limit)
     out = {"system": "bert_tf serving SavedModel (tf.saved_model.load)", "mode": "serving",
            "max_seq_length": model_length(args.max_seq_length), "load_s": round(load_s, 2),
            "rss_before_load_mb": rss_before_load, "by_batch": {}, "pair_by_batch": {},

@@ -315,6 +315,17 @@ def cyclic_request(items, batch_size, index):
   return [items[(start + k) % n] for k in range(batch_size)]
 
 
+def real_text_sets(limit=0):
+  """The real text the text rows run on: {"sst2_dev": [sentence], "mrpc_test": [(a, b)]}
+  (SST-2 dev, MRPC test), the first `limit` of each if > 0."""
+  sst2, _ = read_sst2("dev")
+  a, b, _ = read_mrpc("test")
+  out = {"sst2_dev": sst2, "mrpc_test": list(zip(a, b))}
+  if limit:
+    out = {k: v[:limit] for k, v in out.items()}
+  return out
+
+
 def timed_requests(call, items, batch_size, texts_per_window, windows, warmup):
   """Serving-style timing: call(request) once per request of batch_size items drawn
   cyclically from items (cyclic_request); `warmup` requests excluded, then `windows`
