@@ -70,20 +70,6 @@ def build_pipeline(max_seq_length):
   return classify, info
 
 
-def timed_texts(classify, texts, batch_size, texts_per_window, windows, warmup):
-  """As bench_text.timed_texts: one pipeline call per window of texts_per_window texts."""
-  classify(texts[:max(1, warmup) * batch_size], batch_size)
-  windows_s, cpu = [], []
-  for chunk in common.chunks(texts, texts_per_window, windows):
-    with common.Window() as w:
-      classify(chunk, batch_size)
-    windows_s.append(w.wall)
-    cpu.append(w.cpu)
-  out = common.summarize(windows_s, texts_per_window, cpu_seconds=cpu)
-  out.update({"texts": len(texts), "batch": batch_size})
-  return out
-
-
 def run_pipeline(args):
   t0 = time.perf_counter()
   classify, info = build_pipeline(args.max_seq_length)
@@ -92,9 +78,9 @@ def run_pipeline(args):
          "load_s": round(time.perf_counter() - t0, 2), "by_dataset": {}}
   out.update(info)
   for name, texts in datasets(args.limit).items():
-    out["by_dataset"][name] = timed_texts(classify, texts, args.batch,
-                                          min(args.texts_per_window, len(texts)),
-                                          args.windows, args.warmup)
+    out["by_dataset"][name] = common.timed_texts(
+        lambda chunk: classify(chunk, args.batch), texts, args.batch,
+        min(args.texts_per_window, len(texts)), args.windows, args.warmup)
   return out
 
 

@@ -136,22 +136,6 @@ def ensure_prepared(args, export):
 # --------------------------------------------------------------------------- predict.py
 
 
-def timed_texts(predict, texts, batch_size, texts_per_window, windows, warmup):
-  """Windows of predict(chunk) over consecutive chunks of texts_per_window texts (every
-  full chunk of the data when windows is 0, else that many, cycling); one warm-up call on
-  warmup batches first.  common.summarize's dict: ex/s = texts/s."""
-  predict(texts[:max(1, warmup) * batch_size])
-  windows_s, cpu = [], []
-  for chunk in common.chunks(texts, texts_per_window, windows):
-    with common.Window() as w:
-      predict(chunk)
-    windows_s.append(w.wall)
-    cpu.append(w.cpu)
-  out = common.summarize(windows_s, texts_per_window, cpu_seconds=cpu)
-  out.update({"texts": len(texts), "batch": batch_size})
-  return out
-
-
 def run_predict_py(args):
   from bert_tf.inference import predictor
   work, temporary = ensure_prepared(args, export=False)
@@ -164,7 +148,7 @@ def run_predict_py(args):
            "load_s": round(load_s, 2), "by_dataset": {}}
     for name, texts in common.real_text_sets(args.limit).items():
       per = min(args.texts_per_window, len(texts))
-      out["by_dataset"][name] = timed_texts(
+      out["by_dataset"][name] = common.timed_texts(
           lambda chunk: model.predict(chunk, batch_size=args.batch).values, texts,
           args.batch, per, args.windows, args.warmup)
   finally:

@@ -346,6 +346,22 @@ def timed_requests(call, items, batch_size, texts_per_window, windows, warmup):
   return out
 
 
+def timed_texts(predict, texts, batch_size, texts_per_window, windows, warmup):
+  """Windows of predict(chunk) over consecutive chunks of texts_per_window texts (every
+  full chunk of the data when windows is 0, else that many, cycling); one warm-up call on
+  `warmup` batches of batch_size texts first.  summarize's dict: ex/s = texts/s."""
+  predict(texts[:max(1, warmup) * batch_size])
+  windows_s, cpu = [], []
+  for chunk in chunks(texts, texts_per_window, windows):
+    with Window() as w:
+      predict(chunk)
+    windows_s.append(w.wall)
+    cpu.append(w.cpu)
+  out = summarize(windows_s, texts_per_window, cpu_seconds=cpu)
+  out.update({"texts": len(texts), "batch": batch_size})
+  return out
+
+
 def long_run(call, items, requests, window, warmup):
   """A long-lived server: `requests` requests of one item in a row (after `warmup`), each
   end timestamped; long_run_stats of them with VmRSS at the start and the end."""
