@@ -195,6 +195,15 @@ def _unpack(t, packing):
   return tf.cond(dense, lambda: tf.identity(t), lambda: tf.scatter_nd(index, t, shape))
 
 
+def _key_positions(x, attention_adder):
+  """x [B,S,H] cut to the positions the [B,1,1,K] adder covers: [B,K,H] (trim_keys).
+
+  Slicing x before the key/value projection (not the projected keys after it)
+  also skips the projection of the cut positions: measured faster in training.
+  """
+  return x[:, :tf.shape(attention_adder)[-1]]
+
+
 class SelfAttention(keras.layers.Layer):
   """Multi-head scaled dot-product self-attention; [B,S,H] -> context [B,S,H].
 
@@ -242,11 +251,22 @@ class SelfAttention(keras.layers.Layer):
     heads = tf.unstack(tf.transpose(tf.reshape(y, [b, s, n, a, d]), [2, 0, 3, 1, 4]))
     return tuple(heads) + (b, s)
 
-  def call(self, x, attention_adder, training=False, packing=None):
+  def call(self, x, attention_adder, training=False, packing=None, trim_keys=False):
+    """x [B,S,H] (or packed [T,H]) -> context [B,S,H] (or [T,H]).
+
+    With `trim_keys` the adder is [B,1,1,K] for some K <= S (BertModel.trim_keys):
+    every query attends to the first K positions only, the keys after them being
+    padding in every row of the batch.
+    """
     a, d = self.num_heads, self.head_size
-    q, k, v, b, s = self._heads(x, (self.query, self.key, self.value), packing)
+    if trim_keys:  # keys and values projected from the first K positions only
+      q, b, s = self._heads(x, (self.query,), packing)
+      k, v, _, _ = self._heads(_key_positions(x, attention_adder), (self.key, self.value),
+                               packing)
+    else:
+      q, k, v, b, s = self._heads(x, (self.query, self.key, self.value), packing)
     q = q * (1.0 / math.sqrt(float(d)))
-    scores = tf.matmul(q, k, transpose_b=True)  # [B,A,S,S]
+    scores = tf.matmul(q, k, transpose_b=True)  # [B,A,S,S] ([B,A,S,K] with trim_keys)
     scores = scores + tf.cast(attention_adder, scores.dtype)  # [B,1,1,S]
     if scores.dtype == tf.float32:
       probs = tf.nn.softmax(scores)
@@ -258,7 +278,8 @@ class SelfAttention(keras.layers.Layer):
       return _pack(tf.reshape(ctx, [b * s, a * d]), packing)  # [T,H]
     return tf.reshape(ctx, [b, s, a * d])
 
-  def first_token(self, x, x_first, attention_adder, training=False, packing=None):
+  def first_token(self, x, x_first, attention_adder, training=False, packing=None,
+                  trim_keys=False):
     """The context of each sequence's first token only -> [B,H].
 
     x is [B,S,H] (or the packed [T,H]) and x_first its first-position rows
@@ -267,7 +288,8 @@ class SelfAttention(keras.layers.Layer):
     classifier, whose other positions nothing reads.
     """
     a, d = self.num_heads, self.head_size
-    k, v, b, s = self._heads(x, (self.key, self.value), packing)
+    k, v, b, s = self._heads(_key_positions(x, attention_adder) if trim_keys else x,
+                             (self.key, self.value), packing)
     q = tf.matmul(x_first, tf.cast(self.query.kernel, x.dtype)) + tf.cast(self.query.bias, x.dtype)
     q = tf.reshape(q * (1.0 / math.sqrt(float(d))), [b, a, 1, d])
     scores = tf.matmul(q, k, transpose_b=True)  # [B,A,1,S]
@@ -319,17 +341,20 @@ class TransformerLayer(keras.layers.Layer):
       return gelu(x, fused=fused)
     return x if act is None else act(x)
 
-  def call(self, x, attention_adder, training=False, packing=None, fused_gelu=False):
-    ctx = self.attention(x, attention_adder, training=training, packing=packing)
+  def call(self, x, attention_adder, training=False, packing=None, fused_gelu=False,
+           trim_keys=False):
+    ctx = self.attention(x, attention_adder, training=training, packing=packing,
+                         trim_keys=trim_keys)
     a = self.attention_layer_norm(self.dropout(self.attention_output(ctx), training=training) + x)
     i = self._activate(self.intermediate(a), fused_gelu)
     return self.output_layer_norm(self.dropout(self.output_dense(i), training=training) + a)
 
-  def first_token(self, x, x_first, attention_adder, training=False, packing=None):
+  def first_token(self, x, x_first, attention_adder, training=False, packing=None,
+                  trim_keys=False):
     """call()'s output at each sequence's first position only: [B,H] (see
     SelfAttention.first_token); the same maths on B rows instead of B*S."""
     ctx = self.attention.first_token(x, x_first, attention_adder, training=training,
-                                     packing=packing)
+                                     packing=packing, trim_keys=trim_keys)
     a = self.attention_layer_norm(
         self.dropout(self.attention_output(ctx), training=training) + x_first)
     i = self._activate(self.intermediate(a), False)  # [B,I]: small, and B varies
@@ -349,6 +374,15 @@ def attention_adder_from_mask(input_mask, dtype=tf.float32):
   """[B,S] 0/1 key mask -> additive [B,1,1,S] (0 for real keys, -10000 for padding)."""
   mask = tf.cast(input_mask, dtype)[:, tf.newaxis, tf.newaxis, :]
   return (1.0 - mask) * -10000.0
+
+
+def key_span(input_mask, bucket=16):
+  """[B,S] 0/1 mask -> scalar K: the batch's last real position + 1, rounded up to a
+  multiple of `bucket` (few distinct shapes for the kernels), at most S, at least 1."""
+  s = tf.shape(input_mask)[1]
+  positions = tf.range(1, s + 1)[tf.newaxis]  # 1-based, [1,S]
+  last = tf.reduce_max(tf.cast(tf.cast(input_mask, tf.bool), tf.int32) * positions)
+  return tf.clip_by_value((last + bucket - 1) // bucket * bucket, 1, s)
 
 
 class BertModel(keras.Model):
@@ -373,6 +407,14 @@ class BertModel(keras.Model):
   rows never reach a real one); padded positions of the sequence outputs are 0
   instead of the original's unused values.
 
+  `trim_keys=True` (run_squad with --trim_padding; not with skip_padding)
+  keeps every position as a query but lets the attention read only the first K
+  keys, K = the batch's last real position + 1 rounded up to a multiple of
+  `key_bucket` (16; at most S): the keys after K are padding in every row, their weight is
+  exactly 0, so every output -- padded positions' included, which run_squad's
+  loss and n-best lists read -- is the original's within float rounding,
+  while the [B,A,S,S] score work shrinks to [B,A,S,K].
+
   `fused_gelu=True` (passed by the training and predict jobs, never for
   exports: a serving binary need not have XLA) computes each feed-forward
   GELU and its gradient as one XLA kernel, where the shape is one of a few
@@ -381,12 +423,18 @@ class BertModel(keras.Model):
   each.  The same numbers within float rounding (1e-6).
   """
 
-  def __init__(self, config, skip_padding=False, fused_gelu=False, **kwargs):
+  def __init__(self, config, skip_padding=False, fused_gelu=False, trim_keys=False,
+               key_bucket=16, **kwargs):
     kwargs.setdefault("name", "bert")
     super().__init__(**kwargs)
     config.validate()
+    if skip_padding and trim_keys:
+      raise ValueError("skip_padding and trim_keys are exclusive (skip_padding already "
+                       "drops the padded positions)")
     self.config = config
     self.skip_padding = bool(skip_padding)
+    self.trim_keys = bool(trim_keys)
+    self.key_bucket = int(key_bucket)
     self.fused_gelu = bool(fused_gelu)
     self.embeddings = Embeddings(config, name="embeddings")
     self.encoder_layers = [TransformerLayer(config, name="layer_%d" % i)
@@ -433,11 +481,15 @@ class BertModel(keras.Model):
       else:
         x = all_layers[-1]
     else:
+      if self.trim_keys:
+        adder = adder[:, :, :, :key_span(input_mask, self.key_bucket)]
       for layer in layers:
-        x = layer(x, adder, training=training, fused_gelu=self.fused_gelu)
+        x = layer(x, adder, training=training, fused_gelu=self.fused_gelu,
+                  trim_keys=self.trim_keys)
         all_layers.append(x)
       if pooled_only:
-        first = self.encoder_layers[-1].first_token(x, x[:, 0], adder, training=training)
+        first = self.encoder_layers[-1].first_token(x, x[:, 0], adder, training=training,
+                                                    trim_keys=self.trim_keys)
     if pooled_only:
       return {"pooled_output": self.pooler(first)}
     pooled = self.pooler(x[:, 0])

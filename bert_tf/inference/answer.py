@@ -404,7 +404,7 @@ class SquadAnswerer(object):
     self.batch_size = batch_size
     self.version_2_with_negative = bool(s.version_2_with_negative)
     # The model of run_squad's predict (bert_tf.squad.job._build), restored in full.
-    self.model = squad_model.BertForSquad(self.config, fused_gelu=True)
+    self.model = squad_model.BertForSquad(self.config, fused_gelu=True, trim_keys=True)
     self.model.build()
     restore.restore(self.model.original_variables(), self.checkpoint, "SQuAD model")
     model = self.model

@@ -26,9 +26,13 @@ Additions to the original (its files are unchanged):
   initial checkpoint is read in full before the first write; SIGINT/SIGTERM
   stop training with a checkpoint of the step reached (the Trainer).
 
-`--trim_padding` has no effect here: the original does not mask the padded
-positions' logits, so they take part in the loss's softmax and in the n-best
-lists, and cutting them away would change both.
+`--trim_padding` cannot cut positions here as run_classifier does: the
+original does not mask the padded positions' logits, so they take part in the
+loss's softmax and in the n-best lists.  It cuts the attention's KEYS instead
+(modeling.BertModel trim_keys): every position is still computed, but each
+batch's attention reads only up to its last real token (rounded up to 16),
+whose later keys get weight exactly 0 in the original -- the same logits to
+float rounding, less work on windows shorter than max_seq_length.
 """
 
 import dataclasses
@@ -183,7 +187,7 @@ def read_inputs(job):
 def _build(job, config, strategy, num_train_steps=0, num_warmup_steps=0):
   rt = job.runtime
   with strategy.scope(), modeling.dtype_policy(rt.dtype):
-    model = squad_model.BertForSquad(config, fused_gelu=True)
+    model = squad_model.BertForSquad(config, fused_gelu=True, trim_keys=rt.trim)
     model.build()
     optimizer = optimization.create_optimizer(
         rt.optimizer, job.learning_rate, num_train_steps, num_warmup_steps,
@@ -238,9 +242,10 @@ def run(job):
 
 def _run(job, inputs, num_train_steps, num_warmup_steps):
   rt = job.runtime
-  if rt.trim_padding and not rt.use_tpu:
-    logging.info("--trim_padding has no effect on run_squad (the original's padded positions "
-                 "take part in the loss and the n-best lists).")
+  if rt.trim:
+    logging.info("--trim_padding: every position is computed (the original's padded positions "
+                 "take part in the loss and the n-best lists); the attention skips each "
+                 "batch's all-padding keys.")
   if rt.seed is not None:
     training.seed_everything(rt.seed)
   init = restore.checkpoint_initializer(job.init_checkpoint)

@@ -7,7 +7,8 @@ logits = sequence_output . W^T + b, channel 0 the start and channel 1 the
 end logits, [B, S] each.  Padding positions are NOT masked: they take part in
 the loss's softmax and in the n-best selection, so the model always runs on
 the full max_seq_length (the encoder's skip_padding would change the padded
-positions' logits, see `BertForSquad`).
+positions' logits, see `BertForSquad`); only the attention's all-padding keys
+can go (trim_keys).
 
 `squad_loss` is the original model_fn's training loss: for start and for
 end, the batch mean of -log_softmax(logits)[position] over the S positions,
@@ -53,16 +54,19 @@ class SquadHead(keras.layers.Layer):
 class BertForSquad(keras.Model):
   """BertModel + SquadHead.  call(features) -> {"start_logits", "end_logits"} [B, S].
 
-  fused_gelu is passed to the BertModel (same numbers within float rounding).
+  fused_gelu and trim_keys are passed to the BertModel (same numbers within
+  float rounding; trim_keys computes every position, padded ones included, and
+  drops only the all-padding keys from the attention).
   There is no skip_padding switch on purpose: the original's padded positions
   carry real (unmasked) logits that enter the loss and the n-best lists, and
   packing would make them the bias alone.
   """
 
-  def __init__(self, config, fused_gelu=False, **kwargs):
+  def __init__(self, config, fused_gelu=False, trim_keys=False, key_bucket=16, **kwargs):
     super().__init__(**kwargs)
     self.config = config
-    self.bert = modeling.BertModel(config, skip_padding=False, fused_gelu=fused_gelu)
+    self.bert = modeling.BertModel(config, skip_padding=False, fused_gelu=fused_gelu,
+                                   trim_keys=trim_keys, key_bucket=key_bucket)
     self.head = SquadHead(config.hidden_size, name="squad")
 
   def build(self, input_shape=None):

@@ -273,6 +273,64 @@ def test_skip_padding_gives_the_original_real_tokens_pooled_output_and_gradients
     np.testing.assert_allclose(g, r, atol=1e-5 * scale, rtol=0, err_msg=v.path)
 
 
+def test_key_span_is_the_last_real_position_rounded_up():
+  mask = np.zeros((3, 40), np.int32)
+  mask[0, :5] = 1
+  mask[1, :17] = 1
+  mask[2, [0, 3, 21]] = 1  # not a prefix: the last real position counts
+  assert int(modeling.key_span(mask, 1)) == 22
+  assert int(modeling.key_span(mask, 16)) == 32
+  assert int(modeling.key_span(mask[:2], 16)) == 32
+  assert int(modeling.key_span(mask[:1], 16)) == 16
+  assert int(modeling.key_span(np.ones((2, 40), np.int32), 16)) == 40  # at most S
+  assert int(modeling.key_span(np.zeros((2, 40), np.int32), 16)) == 1  # at least 1
+
+
+@pytest.mark.parametrize("pooled_only", [False, True])
+def test_trim_keys_gives_every_position_and_gradient_of_the_full_attention(pooled_only):
+  """BertModel.trim_keys reads only the first K keys (K = last real position + 1 over
+  the batch, rounded up): every layer's output at EVERY position -- padded ones too,
+  which run_squad's loss reads -- the pooled output and every weight gradient of a
+  loss over all positions are the untrimmed model's (to float rounding)."""
+  cfg = _config()
+  full = modeling.BertModel(cfg)
+  trimmed = modeling.BertModel(cfg, trim_keys=True, key_bucket=8)
+  for m in (full, trimmed):
+    _load(m)
+  f = _padded_batch(np.random.RandomState(5), cfg.vocab_size, [9, 3, 14, 1], 40)
+  assert int(modeling.key_span(f["input_mask"], 8)) == 16  # 24 of 40 keys cut
+  weights = tf.constant(np.random.RandomState(6).randn(4, 40, cfg.hidden_size), tf.float32)
+
+  def run(model):
+    @tf.function
+    def fn():
+      with tf.GradientTape() as tape:
+        out = model(f, training=False, pooled_only=pooled_only)
+        loss = tf.reduce_sum(out["pooled_output"])
+        if not pooled_only:
+          loss += tf.reduce_sum(out["sequence_output"] * weights)
+      grads = tape.gradient(loss, model.trainable_variables)
+      return out, [tf.convert_to_tensor(g) for g in grads]
+    return fn()
+
+  (ref, ref_grads), (got, grads) = run(full), run(trimmed)
+  np.testing.assert_allclose(got["pooled_output"], ref["pooled_output"], atol=1e-5, rtol=0)
+  if not pooled_only:
+    for a, b in zip(ref["all_encoder_layers"], got["all_encoder_layers"]):
+      np.testing.assert_allclose(b, a, atol=1e-5, rtol=0)  # padded positions included
+  # the key biases' gradients are 0 in exact arithmetic (softmax ignores a shift shared by
+  # every key), so they are rounding noise of the loss's scale, not of their own
+  overall = max(float(np.abs(r).max()) for r in ref_grads)
+  for v, g, r in zip(full.trainable_variables, grads, ref_grads):
+    scale = max(float(np.abs(r).max()), 1e-2 * overall)
+    np.testing.assert_allclose(g, r, atol=1e-5 * scale, rtol=0, err_msg=v.path)
+
+
+def test_trim_keys_and_skip_padding_are_exclusive():
+  with pytest.raises(ValueError, match="exclusive"):
+    modeling.BertModel(_config(), skip_padding=True, trim_keys=True)
+
+
 def test_classifier_last_layer_on_the_first_token_only_gives_the_same_logits_and_gradients():
   """BertClassifier computes its last layer at position 0 only (keys/values from every
   token): logits, loss and every weight gradient equal the full last layer's, padded or

@@ -15,7 +15,7 @@ import tensorflow as tf
 from helpers import TINY
 from squad_testing import read_json, squad_path
 
-from bert_tf import checkpoints, optimization
+from bert_tf import checkpoints, modeling, optimization
 from bert_tf.configuration import BertConfig
 from bert_tf.squad import model as squad_model
 
@@ -23,11 +23,12 @@ CKPT = os.path.join(TINY, "bert_model.ckpt")
 HEAD = squad_path("squad_head_ckpt", "model.ckpt")
 
 
-def _model(dropout=None):
+def _model(dropout=None, trim_keys=False):
   config = BertConfig.from_json_file(os.path.join(TINY, "bert_config.json"))
   if dropout is not None:
     config.hidden_dropout_prob = config.attention_probs_dropout_prob = dropout
-  model = squad_model.BertForSquad(config)
+  # key_bucket 1: the fixture's features (seq 64) end at 49..64, so 16 would keep them all
+  model = squad_model.BertForSquad(config, trim_keys=trim_keys, key_bucket=1)
   model.build()
   variables = model.original_variables()
   restored = checkpoints.init_from_checkpoint(variables, CKPT, log=False)
@@ -55,20 +56,27 @@ def test_head_variables_have_the_original_names_shapes_and_init():
   assert len(variables) == 41  # the original graph's 39 bert/* + 2 head variables
 
 
+@pytest.mark.parametrize("trim_keys", [False, True])
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_eval_logits_match_original(version):
-  model = _model()
+def test_eval_logits_match_original(version, trim_keys):
+  """Every position's logits, padded ones included; with trim_keys (run_squad's
+  --trim_padding) the attention reads fewer keys in some batches, not all."""
+  model = _model(trim_keys=trim_keys)
   features = read_json(version, "features_eval.json.gz")
   want = np.load(squad_path(version, "model_logits.npz"))
   np.testing.assert_array_equal([f["unique_id"] for f in features], want["unique_ids"])
   inputs = _inputs(features)
-  for start in range(0, len(features), 8):  # the oracle's batches of 8
-    batch = {k: v[start:start + 8] for k, v in inputs.items()}
+  spans, n = [], 1 if trim_keys else 8  # the oracle's batches of 8; single rows cut more
+  for start in range(0, len(features), n):
+    batch = {k: v[start:start + n] for k, v in inputs.items()}
+    spans.append(int(modeling.key_span(batch["input_mask"], 1)))
     out = model(batch, training=False)
-    np.testing.assert_allclose(out["start_logits"], want["start_logits"][start:start + 8],
+    np.testing.assert_allclose(out["start_logits"], want["start_logits"][start:start + n],
                                atol=1e-5, rtol=0)
-    np.testing.assert_allclose(out["end_logits"], want["end_logits"][start:start + 8],
+    np.testing.assert_allclose(out["end_logits"], want["end_logits"][start:start + n],
                                atol=1e-5, rtol=0)
+  if trim_keys:  # batches whose last keys are all padding were cut
+    assert min(spans) < inputs["input_ids"].shape[1] - 8
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
