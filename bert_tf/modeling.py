@@ -267,7 +267,7 @@ class SelfAttention(keras.layers.Layer):
       q, k, v, b, s = self._heads(x, (self.query, self.key, self.value), packing)
     q = q * (1.0 / math.sqrt(float(d)))
     scores = tf.matmul(q, k, transpose_b=True)  # [B,A,S,S] ([B,A,S,K] with trim_keys)
-    scores = scores + tf.cast(attention_adder, scores.dtype)  # [B,1,1,S]
+    scores = scores + tf.cast(attention_adder, scores.dtype)  # [B,1,1,S] (or K)
     if scores.dtype == tf.float32:
       probs = tf.nn.softmax(scores)
     else:  # 16-bit compute: the normalisation in float32
@@ -376,13 +376,18 @@ def attention_adder_from_mask(input_mask, dtype=tf.float32):
   return (1.0 - mask) * -10000.0
 
 
+def bucketed_length(length, bucket, seq_length):
+  """Scalar length rounded up to a multiple of `bucket` (few distinct shapes for the
+  kernels), at most seq_length, at least 1."""
+  return tf.clip_by_value((length + bucket - 1) // bucket * bucket, 1, seq_length)
+
+
 def key_span(input_mask, bucket=16):
-  """[B,S] 0/1 mask -> scalar K: the batch's last real position + 1, rounded up to a
-  multiple of `bucket` (few distinct shapes for the kernels), at most S, at least 1."""
+  """[B,S] 0/1 mask -> scalar K: the batch's last real position + 1, bucketed_length."""
   s = tf.shape(input_mask)[1]
   positions = tf.range(1, s + 1)[tf.newaxis]  # 1-based, [1,S]
   last = tf.reduce_max(tf.cast(tf.cast(input_mask, tf.bool), tf.int32) * positions)
-  return tf.clip_by_value((last + bucket - 1) // bucket * bucket, 1, s)
+  return bucketed_length(last, bucket, s)
 
 
 class BertModel(keras.Model):
@@ -410,10 +415,10 @@ class BertModel(keras.Model):
   `trim_keys=True` (run_squad with --trim_padding; not with skip_padding)
   keeps every position as a query but lets the attention read only the first K
   keys, K = the batch's last real position + 1 rounded up to a multiple of
-  `key_bucket` (16; at most S): the keys after K are padding in every row, their weight is
-  exactly 0, so every output -- padded positions' included, which run_squad's
-  loss and n-best lists read -- is the original's within float rounding,
-  while the [B,A,S,S] score work shrinks to [B,A,S,K].
+  `key_bucket` (16; at most S): the keys after K are padding in every row,
+  their weight is exactly 0, so every output -- padded positions' included,
+  which run_squad's loss and n-best lists read -- is the original's within
+  float rounding, while the [B,A,S,S] score work shrinks to [B,A,S,K].
 
   `fused_gelu=True` (passed by the training and predict jobs, never for
   exports: a serving binary need not have XLA) computes each feed-forward

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf import checkpoints, restore
+from bert_tf import checkpoints, modeling, restore
 from bert_tf.errors import TrainingError, TrainingInterrupted  # noqa: F401  (raised here)
 
 
@@ -163,8 +163,7 @@ def trim_padding(features, bucket=16):
   if "masked_lm_positions" in features:  # MLM positions must stay inside the kept prefix
     longest = tf.maximum(longest, tf.reduce_max(tf.cast(features["masked_lm_positions"],
                                                         tf.int32)) + 1)
-  keep = tf.minimum(seq_len, (longest + bucket - 1) // bucket * bucket)
-  keep = tf.maximum(keep, 1)
+  keep = modeling.bucketed_length(longest, bucket, seq_len)
   out = dict(features)
   for key in SEQUENCE_KEYS:
     if key in out:
