@@ -24,39 +24,7 @@ from bert_tf.data.features import example_label_id, make_label_map
 from bert_tf.data.pipeline import make_dataset
 from bert_tf.data.records import file_based_convert_examples_to_features
 from bert_tf.data.tasks import get_processor
-from bert_tf.runtime import RuntimeOptions, check_flag
-
-
-@dataclasses.dataclass
-class ClassifierJob:
-  """Arguments of one run_classifier invocation (the original flags + our additions)."""
-  data_dir: str
-  bert_config_file: str
-  task_name: str
-  vocab_file: str
-  output_dir: str
-  init_checkpoint: Optional[str] = None
-  do_lower_case: bool = True
-  max_seq_length: int = 128
-  do_train: bool = False
-  do_eval: bool = False
-  do_predict: bool = False
-  train_batch_size: int = 32
-  eval_batch_size: int = 8
-  predict_batch_size: int = 8
-  learning_rate: float = 5e-5
-  num_train_epochs: float = 3.0
-  warmup_proportion: float = 0.1
-  # checkpoint cadence, TPU / strategy, seed, optimizer, schedule, dtype, XLA, trimming
-  runtime: RuntimeOptions = dataclasses.field(default_factory=RuntimeOptions)
-  # ---- additive options (defaults keep the original behaviour)
-  eval_every_steps: int = 0          # evaluate on dev while training (0 = off)
-  eval_every_epoch: bool = False
-  best_metric: str = ""              # default: eval_accuracy (eval_pearson for regression)
-  early_stopping_patience: int = 0   # stop after K evaluations without improvement (0 = off)
-  bert_hub_module_handle: Optional[str] = None  # encoder, vocab and casing from a TF Hub module
-  export_dir: Optional[str] = None   # also write a serving SavedModel (raw text in) here
-  generic_options: dict = dataclasses.field(default_factory=dict)
+from bert_tf.classifier.options import ClassifierJob, check_before_tensorflow  # noqa: F401
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,40 +44,18 @@ class Resolved:
   init: Optional[Callable[[dict], None]]
 
 
-def check_flags(job):
-  """The numeric flags' ranges, before any work (one line naming the flag).  Only the
-  flags this run uses are checked (a predict-only run ignores --train_batch_size)."""
-  check_flag("max_seq_length", job.max_seq_length, minimum=3,
-             why="room for [CLS], [SEP] and at least one token")
-  if job.do_train:
-    check_flag("train_batch_size", job.train_batch_size, minimum=1,
-               why="the examples per training step")
-    check_flag("num_train_epochs", job.num_train_epochs, above=0,
-               why="with --do_train there must be something to train, e.g. "
-                   "--num_train_epochs=3")
-    check_flag("learning_rate", job.learning_rate, above=0, why="e.g. --learning_rate=2e-5")
-    check_flag("warmup_proportion", job.warmup_proportion, minimum=0, maximum=1,
-               why="the fraction of the training steps that warm up, e.g. 0.1")
-    check_flag("eval_every_steps", job.eval_every_steps, minimum=0, why="0 = off")
-    check_flag("early_stopping_patience", job.early_stopping_patience, minimum=0,
-               why="0 = off")
-  if job.do_eval or (job.do_train and (job.eval_every_steps or job.eval_every_epoch)):
-    check_flag("eval_batch_size", job.eval_batch_size, minimum=1,
-               why="the examples per evaluation step")
-  if job.do_predict:
-    check_flag("predict_batch_size", job.predict_batch_size, minimum=1,
-               why="the examples per prediction step")
-  job.runtime.check()
-
-
 def resolve(job):
   """The original main's checks, in the original order, and what the run uses.
 
   With a TF Hub module (as run_classifier_with_tfhub.py) the config, vocab and
   casing come from the module and vocab_file / bert_config_file /
   init_checkpoint / do_lower_case are ignored.  Reads, writes nothing (the
-  output_dir is created and locked by `run`).
+  output_dir is created and locked by `run`).  The checks that need no TensorFlow
+  (options.check_before_tensorflow: the flags, the casing, that there is something
+  to do, bert_config.json) come first; run_classifier.py has made them already,
+  before importing TensorFlow.
   """
+  check_before_tensorflow(job)
   encoder = None
   vocab_file, do_lower_case = job.vocab_file, job.do_lower_case
   init_checkpoint = job.init_checkpoint
@@ -126,10 +72,7 @@ def resolve(job):
     init_checkpoint = None
     init = _hub_initializer(encoder)
   else:
-    tokenization.validate_case_matches_checkpoint(job.do_lower_case, job.init_checkpoint)
     init = restore.checkpoint_initializer(job.init_checkpoint)
-  if not job.do_train and not job.do_eval and not job.do_predict:
-    raise ValueError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
   config = encoder.config if encoder else BertConfig.from_json_file(job.bert_config_file)
   config.check_max_seq_length(job.max_seq_length)
   if job.export_dir:  # before any work: an export never replaces the user's or the run's files
@@ -221,7 +164,6 @@ def run(job):
   output_dir already holds a checkpoint, that it was made by a run started with the same
   settings (run_config.json).  The run owns output_dir (a lock) from start to end.
   """
-  check_flags(job)
   resolved = resolve(job)
   with output_dir.owned(job.output_dir, lock=training.is_chief(), export_dir=job.export_dir):
     return _run(job, resolved)

@@ -5,9 +5,7 @@ run_pretraining.py; the training loop, resume and strategy handling are the
 shared bert_tf.training.Trainer.
 """
 
-import dataclasses
 import os
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -15,30 +13,8 @@ from absl import logging
 
 from bert_tf import (checkpoints, forward, modeling, optimization, output_dir, restore,
                      training)
-from bert_tf.configuration import BertConfig
 from bert_tf.pretraining.dataset import check_input_files, expand_input_files, make_dataset
-from bert_tf.runtime import RuntimeOptions, check_flag
-
-
-@dataclasses.dataclass
-class PretrainingJob:
-  """Arguments of one run_pretraining invocation (the original flags + our additions)."""
-  bert_config_file: str
-  input_file: str
-  output_dir: str
-  init_checkpoint: Optional[str] = None
-  max_seq_length: int = 128
-  max_predictions_per_seq: int = 20
-  do_train: bool = False
-  do_eval: bool = False
-  train_batch_size: int = 32
-  eval_batch_size: int = 8
-  learning_rate: float = 5e-5
-  num_train_steps: int = 100000
-  num_warmup_steps: int = 10000
-  max_eval_steps: int = 100
-  # checkpoint cadence, TPU / strategy, seed, optimizer, schedule, dtype, XLA, trimming
-  runtime: RuntimeOptions = dataclasses.field(default_factory=RuntimeOptions)
+from bert_tf.pretraining.options import PretrainingJob, check_before_tensorflow  # noqa: F401
 
 
 def _outputs(model, features, training):
@@ -74,27 +50,6 @@ def _eval_metrics(batches):
           "loss": div(acc["loss"], acc["n"])}
 
 
-def check_flags(job):
-  """The numeric flags' ranges, before any work (one line naming the flag); only those
-  this run uses."""
-  check_flag("max_seq_length", job.max_seq_length, minimum=1,
-             why="pass the value used by create_pretraining_data.py")
-  check_flag("max_predictions_per_seq", job.max_predictions_per_seq, minimum=1,
-             why="pass the value used by create_pretraining_data.py")
-  if job.do_train:
-    check_flag("train_batch_size", job.train_batch_size, minimum=1,
-               why="the examples per training step")
-    check_flag("num_train_steps", job.num_train_steps, minimum=1,
-               why="with --do_train there must be something to train")
-    check_flag("num_warmup_steps", job.num_warmup_steps, minimum=0)
-    check_flag("learning_rate", job.learning_rate, above=0, why="e.g. --learning_rate=1e-4")
-  if job.do_eval:
-    check_flag("eval_batch_size", job.eval_batch_size, minimum=1,
-               why="the examples per evaluation step")
-    check_flag("max_eval_steps", job.max_eval_steps, minimum=1)
-  job.runtime.check()
-
-
 # What must agree between the run that wrote output_dir's checkpoints and one that continues
 # them (training) or evaluates them.
 RESUME_KEYS = ("bert_config", "max_seq_length", "max_predictions_per_seq")
@@ -118,11 +73,7 @@ def run(job):
   input records, the checkpoints read in full, and that output_dir's checkpoint was made
   by a run started with the same settings); the run owns output_dir (a lock) throughout.
   """
-  if not job.do_train and not job.do_eval:
-    raise ValueError("At least one of `do_train` or `do_eval` must be True.")
-  check_flags(job)
-  config = BertConfig.from_json_file(job.bert_config_file)
-  config.check_max_seq_length(job.max_seq_length)
+  config = check_before_tensorflow(job)  # run_pretraining.py has made these checks already
   files = expand_input_files(job.input_file)
   logging.info("*** Input Files ***")
   for f in files:

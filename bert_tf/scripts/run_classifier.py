@@ -112,7 +112,7 @@ def define_flags(module_name):
                       "text_a, text_b), probabilities out; tokenization runs in the graph.", **kw)
 
 def job_from_flags():
-  from bert_tf.classifier.job import ClassifierJob
+  from bert_tf.classifier.options import ClassifierJob
   names = [f.name for f in dataclasses.fields(ClassifierJob) if f.name in FLAGS]
   job = ClassifierJob(**{n: FLAGS[n].value for n in names},
                       runtime=runtime.runtime_options_from_flags())
@@ -122,6 +122,13 @@ def job_from_flags():
       "has_header": FLAGS.has_header, "labels": FLAGS.labels, "is_regression": FLAGS.regression,
       "data_dir": FLAGS.data_dir, "output_dir": FLAGS.output_dir}
   return job
+
+
+def check_before_tensorflow():
+  """What can be refused from the flags and bert_config.json alone, before TensorFlow
+  is imported (bert_tf.classifier.options)."""
+  from bert_tf.classifier import options
+  options.check_before_tensorflow(job_from_flags())
 
 
 def run(_):
@@ -134,4 +141,4 @@ def main(argv=None):
   define_flags(sys.argv[0])
   for name in REQUIRED:
     flags.mark_flag_as_required(name)
-  cli.run(run, argv=argv, doc=__doc__)
+  cli.run(run, argv=argv, doc=__doc__, check_before_tensorflow=check_before_tensorflow)

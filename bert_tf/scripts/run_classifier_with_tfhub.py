@@ -23,9 +23,14 @@ def define_flags():
   run_classifier.define_flags("run_classifier")
 
 
-def run(_):
+def check_before_tensorflow():
+  """The original's first check, then run_classifier's checks that need no TensorFlow."""
   if not FLAGS.do_train and not FLAGS.do_eval:
     raise ValueError("At least one of `do_train` or `do_eval` must be True.")
+  run_classifier.check_before_tensorflow()
+
+
+def run(_):
   from bert_tf.classifier import job as classifier_job  # pylint: disable=g-import-not-at-top
   classifier_job.run(run_classifier.job_from_flags())
 
@@ -35,4 +40,4 @@ def main(argv=None):
   define_flags()
   for name in REQUIRED:
     flags.mark_flag_as_required(name)
-  cli.run(run, argv=argv, doc=__doc__)
+  cli.run(run, argv=argv, doc=__doc__, check_before_tensorflow=check_before_tensorflow)

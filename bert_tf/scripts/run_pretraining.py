@@ -73,10 +73,17 @@ def define_flags(module_name):
 
 
 def job_from_flags():
-  from bert_tf.pretraining.job import PretrainingJob
+  from bert_tf.pretraining.options import PretrainingJob
   names = [f.name for f in dataclasses.fields(PretrainingJob) if f.name in FLAGS]
   return PretrainingJob(**{n: FLAGS[n].value for n in names},
                         runtime=runtime.runtime_options_from_flags())
+
+
+def check_before_tensorflow():
+  """What can be refused from the flags and bert_config.json alone, before TensorFlow
+  is imported (bert_tf.pretraining.options)."""
+  from bert_tf.pretraining import options
+  options.check_before_tensorflow(job_from_flags())
 
 
 def run(_):
@@ -89,4 +96,4 @@ def main(argv=None):
   define_flags(sys.argv[0])
   for name in REQUIRED:
     flags.mark_flag_as_required(name)
-  cli.run(run, argv=argv, doc=__doc__)
+  cli.run(run, argv=argv, doc=__doc__, check_before_tensorflow=check_before_tensorflow)

@@ -28,8 +28,8 @@ import pytest
 
 from bert_tf import output_dir
 from helpers import FIXTURES, ROOT
-from e2e_testing import (CKPT, CONFIG, PY_LOG_LINE, classifier_cmd, copy_run, error_line,
-                         pretraining_cmd, run_script, script_env, snapshot,
+from e2e_testing import (CKPT, CONFIG, PY_LOG_LINE, VOCAB, classifier_cmd, copy_run,
+                         error_line, pretraining_cmd, run_script, script_env, snapshot,
                          write_pretraining_records)
 
 pytestmark = pytest.mark.slow
@@ -290,6 +290,72 @@ def test_numeric_flag_out_of_range_is_one_line_and_creates_nothing(numeric_runs,
   message = _refused(proc, script)
   assert message.startswith(NUMERIC_CASES[name][1]), message
   assert before == after and not out_exists  # output_dir not created, nothing else touched
+
+
+def _squad_cmd(out, **flags):
+  return [sys.executable, os.path.join(ROOT, "run_squad.py"), "--vocab_file=" + VOCAB,
+          "--bert_config_file=" + CONFIG, "--output_dir=" + out, "--max_seq_length=32",
+          "--max_query_length=8"] + [
+              "--%s=%s" % kv for kv in flags.items()]
+
+
+def _bad_hidden_act(d):
+  with open(CONFIG) as f:
+    config = json.load(f)
+  config["hidden_act"] = "swish"
+  path = os.path.join(d, "bert_config.json")
+  with open(path, "w") as f:
+    json.dump(config, f)
+  return path
+
+
+# script, command(d, out), the error line's start
+BEFORE_TENSORFLOW = {
+    "run_classifier_flag": ("run_classifier.py", lambda d, out: classifier_cmd(
+        out, train_batch_size=0), "--train_batch_size=0: must be >= 1"),
+    "run_classifier_config": ("run_classifier.py", lambda d, out: classifier_cmd(
+        out, bert_config_file=_bad_hidden_act(d)), "%s: \"hidden_act\" must be one of"),
+    "run_classifier_nothing_to_do": ("run_classifier.py", lambda d, out: classifier_cmd(
+        out, do_train="false", do_eval="false", do_predict="false"), "At least one of"),
+    "run_classifier_with_tfhub_nothing_to_do": (
+        "run_classifier_with_tfhub.py", lambda d, out: [
+            sys.executable, os.path.join(ROOT, "run_classifier_with_tfhub.py"),
+            "--task_name=MRPC", "--data_dir=" + d, "--bert_hub_module_handle=" + d,
+            "--output_dir=" + out, "--do_train=false"],
+        "At least one of `do_train` or `do_eval` must be True."),
+    "run_squad_flag": ("run_squad.py", lambda d, out: _squad_cmd(
+        out, do_predict="true", predict_file=os.path.join(d, "missing.json"), doc_stride=0),
+        "--doc_stride=0: must be >= 1"),
+    "run_squad_original_check": ("run_squad.py", lambda d, out: _squad_cmd(
+        out, do_train="true"), "If `do_train` is True, then `train_file` must be specified."),
+    "run_pretraining_flag": ("run_pretraining.py", lambda d, out: pretraining_cmd(
+        out, os.path.join(d, "missing.tfrecord"), num_train_steps=0),
+        "--num_train_steps=0: must be >= 1"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BEFORE_TENSORFLOW))
+def test_flag_and_config_refusals_come_before_tensorflow_is_imported(tmp_path, name):
+  """With a `tensorflow` on the path that fails to import, the refusal is still the one
+  line: the scripts check their flags and bert_config.json before importing TensorFlow,
+  so a bad command line answers at once instead of after TensorFlow's start-up."""
+  script, command, start = BEFORE_TENSORFLOW[name]
+  fake = tmp_path / "no_tensorflow" / "tensorflow"
+  fake.mkdir(parents=True)
+  (fake / "__init__.py").write_text("raise ImportError('tensorflow was imported')\n")
+  d = str(tmp_path)
+  out = os.path.join(d, "out")
+  cmd = command(d, out)
+  env = script_env()
+  env["PYTHONPATH"] = os.pathsep.join([str(fake.parent), ROOT])
+  proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+                        stdin=subprocess.DEVNULL)
+  assert proc.returncode == 1, proc.stderr[-3000:]
+  message = error_line(proc, script)
+  if "%s" in start:
+    start = start % os.path.join(d, "bert_config.json")
+  assert message.startswith(start), message
+  assert not os.path.exists(out)
 
 
 # --------------------------------------------------------------------------- before writing
