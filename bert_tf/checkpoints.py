@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bert_tf import files
 from bert_tf.errors import CheckpointError, NonFiniteError  # noqa: F401  (raised here)
 
 _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
@@ -216,23 +217,6 @@ def _remove_quietly(paths):
       pass
 
 
-def _atomic_write(path, text):
-  """Writes `path` through a temporary file + fsync + rename: old or new, never half."""
-  tmp = "%s.tmp-%d" % (path, os.getpid())
-  try:
-    with open(tmp, "w", encoding="utf-8") as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except OSError as e:
-    _remove_quietly([tmp])
-    if _no_space(e):
-      raise OSError(errno.ENOSPC, "%s: no space left on device; the previous version of the "
-                    "file is intact, free some space and rerun" % path)
-    raise
-
-
 def _fsync_path(path, directory=False):
   try:
     fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
@@ -380,7 +364,7 @@ def write_state_file(directory, prefixes):
   """The TF `checkpoint` text proto, newest last, relative paths (as Saver writes)."""
   lines = ['model_checkpoint_path: "%s"' % prefixes[-1]]
   lines += ['all_model_checkpoint_paths: "%s"' % p for p in prefixes]
-  _atomic_write(os.path.join(directory, _STATE_FILE), "\n".join(lines) + "\n")
+  files.write_atomically(os.path.join(directory, _STATE_FILE), "\n".join(lines) + "\n")
 
 
 def read_global_step(path):
@@ -406,9 +390,9 @@ def _listing(names, limit=4):
 def _tree(directory):
   """Every path under `directory` (files, directories, links), relative, "/"-separated."""
   out = set()
-  for root, dirs, files in os.walk(directory):
+  for root, dirs, names in os.walk(directory):
     rel = os.path.relpath(root, directory)
-    for name in dirs + files:
+    for name in dirs + names:
       out.add(name if rel == "." else "%s/%s" % (rel.replace(os.sep, "/"), name))
   return out
 

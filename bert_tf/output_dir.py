@@ -209,10 +209,12 @@ def owned(output_dir, lock=True, export_dir=None):
 
 # The temporary names our writers use (and only those: never a user's file):
 #   .tmp-<pid>-model.ckpt-<N>.<suffix>   checkpoints.write_bundle
-#   checkpoint.tmp-<pid>, <file>.tmp-<pid>  checkpoints' state file, data.tfrecord.AtomicOutputs,
+#   checkpoint.tmp-<pid>, <file>.tmp-<pid>  files.write_atomically (the checkpoint state file,
+#                                        label_list.txt, run_squad's predictions / n-best /
+#                                        null odds / logits.npz), data.tfrecord.AtomicOutputs,
 #                                        extract_features' output
-#   .<file>.tmp-<pid>-<8 hex>            data.records / squad.records TFRecords
-#   <file>.tmp-<pid>-<8 hex>             data.generic's label_list.txt
+#   .<file>.tmp-<pid>-<8 hex>            data.records / squad.records TFRecords (and the
+#                                        label_list.txt temporaries of earlier versions)
 #   <file>.tmp                           run_config.json, eval_results.txt, test_results.tsv, ...
 #   .<dir>.tmp-<8 chars>[.old]           checkpoints.publish_directory (an export in progress)
 _PID_TEMPORARY = (re.compile(r"^\.tmp-(\d+)-model\.ckpt-\d+\..+$"),

@@ -18,13 +18,13 @@ import csv
 import io
 import os
 import re
-import uuid
 import warnings
 
 import numpy as np
 import pandas
 from absl import logging
 
+from bert_tf import files
 from bert_tf.data import processor, readers
 from bert_tf.errors import DataError
 from bert_tf.data.examples import REGRESSION_LABELS, InputExample
@@ -233,14 +233,6 @@ def _split_labels(labels):
   return labels
 
 
-def _atomic_write_text(path, text):
-  """Writes `text` to `path` through a temporary file and a rename."""
-  tmp = "%s.tmp-%d-%s" % (path, os.getpid(), uuid.uuid4().hex[:8])
-  with open(tmp, "w", encoding="utf-8") as f:
-    f.write(text)
-  os.replace(tmp, path)
-
-
 class GenericProcessor(processor.DataProcessor):
   """Users' own delimited files: data_dir/{train,dev,test}.<tsv|csv>.
 
@@ -345,7 +337,7 @@ class GenericProcessor(processor.DataProcessor):
       self._unwritten_labels = list(labels)
       return
     os.makedirs(self.output_dir, exist_ok=True)
-    _atomic_write_text(path, "".join(label + "\n" for label in labels))
+    files.write_atomically(path, "".join(label + "\n" for label in labels))
     logging.info("Wrote %d labels to %s", len(labels), path)
 
   def _train_path(self):

@@ -35,13 +35,14 @@ the features.
 """
 
 import collections
+import io
 import json
 import math
 
 import numpy as np
 from absl import logging
 
-from bert_tf import tokenization
+from bert_tf import files, tokenization
 from bert_tf.squad.examples import SquadInputError
 
 RawResult = collections.namedtuple("RawResult",
@@ -392,8 +393,8 @@ def dumps(obj):
 
 
 def _write(path, obj):
-  with open(path, "w", encoding="utf-8") as writer:
-    writer.write(dumps(obj))
+  # Old file or new, never half of one (the original opened the file and wrote into it).
+  files.write_atomically(path, dumps(obj))
 
 
 def write_predictions(all_examples, all_features, all_results, n_best_size,
@@ -431,8 +432,9 @@ def write_logits(path, results):
   end = np.array([np.asarray(r.end_logits, np.float32) for r in results], np.float32)
   if not results:
     start = end = np.zeros((0, 0), np.float32)
-  with open(path, "wb") as f:
-    np.savez(f, unique_ids=unique_ids, start_logits=start, end_logits=end)
+  buffer = io.BytesIO()
+  np.savez(buffer, unique_ids=unique_ids, start_logits=start, end_logits=end)
+  files.write_atomically(path, buffer.getvalue())
 
 
 def results_from_arrays(unique_ids, start_logits, end_logits):
