@@ -30,9 +30,8 @@ attention implementation (recorded in the output) and exact-erf GELU.
                 when null score - best non-null span's score > the threshold (0.0), and
                 that difference per question is the null_odds;
       evaluate  the official SQuAD 1.1 / 2.0 metrics of bert_tf/squad/evaluate.py (the
-                very functions run_squad's eval_results.txt comes from; loaded by file
-                path because the bert_tf package needs absl/TensorFlow, which this venv
-                lacks); for 2.0 also best_exact / best_f1 with their thresholds (the
+                very functions run_squad's eval_results.txt comes from; TensorFlow-free,
+                so importable in this venv); for 2.0 also best_exact / best_f1 with their thresholds (the
                 official threshold search over the null_odds).
 
 Windows (HF `stride` vs run_squad's `doc_stride`): HF's stride is the number of tokens
@@ -55,13 +54,11 @@ Prints one line `BENCH_JSON {...}`.
 
 import argparse
 import collections
-import importlib.util
 import json
 import math
 import os
 import sys
 import time
-import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -71,9 +68,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 import common  # noqa: E402
 from bench_hf import make_optimizer, model_path, torch_batch  # noqa: E402
 
-EVALUATE_PY = os.path.join(common.ROOT, "bert_tf", "squad", "evaluate.py")
-
-
 def load_model(seed):
   import torch
   from transformers import BertForQuestionAnswering
@@ -82,24 +76,12 @@ def load_model(seed):
 
 
 def squad_metrics_module():
-  """bert_tf/squad/evaluate.py loaded by path.  Its only bert_tf import is
-  examples.load_squad_json (which would pull in absl and the tokenizer); the metric
-  functions used here take the parsed "data" list, so a stand-in for that one import
-  is enough."""
-  stub = types.ModuleType("bert_tf.squad.examples")
-  stub.load_squad_json = lambda path: read_squad_json(path)["data"]
-  saved = sys.modules.get("bert_tf.squad.examples")
-  sys.modules["bert_tf.squad.examples"] = stub
-  try:
-    spec = importlib.util.spec_from_file_location("bert_tf_squad_evaluate", EVALUATE_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-  finally:
-    if saved is None:
-      del sys.modules["bert_tf.squad.examples"]
-    else:
-      sys.modules["bert_tf.squad.examples"] = saved
-  return module
+  """bert_tf/squad/evaluate.py, the very functions run_squad's eval_results.txt comes from.
+  It needs no TensorFlow (absl-py and numpy, both in the bench venv)."""
+  if common.ROOT not in sys.path:
+    sys.path.insert(0, common.ROOT)
+  from bert_tf.squad import evaluate
+  return evaluate
 
 
 # --------------------------------------------------------------------------- fixed shape

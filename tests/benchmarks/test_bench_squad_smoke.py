@@ -148,22 +148,35 @@ def test_hf_training_labels_are_run_qas():
   assert bench_hf_squad.training_labels([cut], [q], 101) == ([0], [0])
 
 
-def test_official_metrics_load_by_path_and_match_the_package():
+def test_official_metrics_are_the_packages_and_import_without_tensorflow(tmp_path):
+  """The HF reference is scored by bert_tf.squad.evaluate itself; the bench venv has no
+  TensorFlow, so that module must import and score without it (a `tensorflow` that fails
+  to import is put first on the path)."""
   from bert_tf.squad import evaluate as package_evaluate
-  before = sys.modules.get("bert_tf.squad.examples")
-  module = bench_hf_squad.squad_metrics_module()
-  assert sys.modules.get("bert_tf.squad.examples") is before  # the stand-in is gone again
-  for version_2, name in ((True, "input_v2_dev.json"), (False, "input_v1_dev.json")):
-    with open(os.path.join(SQUAD, name), encoding="utf-8") as f:
-      data = json.load(f)["data"]
-    # every other question right, the rest wrong
-    preds = {qa["id"]: (qa["answers"][0]["text"] if qa.get("answers") and i % 2 else "zzz")
-             for i, qa in enumerate(qa for a in data for p in a["paragraphs"]
-                                    for qa in p["qas"])}
-    odds = {k: float(i % 3 - 1) for i, k in enumerate(preds)} if version_2 else None
-    got = module.evaluate(data, preds, version_2, odds)
-    assert got == package_evaluate.evaluate(data, preds, version_2, odds)
-    assert 0 < got["f1"] < 100, got
+  assert bench_hf_squad.squad_metrics_module() is package_evaluate
+  fake = tmp_path / "tensorflow"
+  fake.mkdir()
+  (fake / "__init__.py").write_text("raise ImportError('tensorflow was imported')\n")
+  code = ("import json, sys\n"
+          "from bert_tf.squad import evaluate\n"
+          "data = json.load(open(sys.argv[1]))['data']\n"
+          "preds = {qa['id']: (qa['answers'][0]['text'] if qa.get('answers') and i % 2 else 'zzz')\n"
+          "         for i, qa in enumerate(qa for a in data for p in a['paragraphs'] for qa in p['qas'])}\n"
+          "odds = {k: float(i % 3 - 1) for i, k in enumerate(preds)}\n"
+          "print(json.dumps(evaluate.evaluate(data, preds, True, odds), sort_keys=True))\n")
+  path = os.path.join(SQUAD, "input_v2_dev.json")
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))
+  proc = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True,
+                        env=env, timeout=120)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  with open(path, encoding="utf-8") as f:
+    data = json.load(f)["data"]
+  preds = {qa["id"]: (qa["answers"][0]["text"] if qa.get("answers") and i % 2 else "zzz")
+           for i, qa in enumerate(qa for a in data for p in a["paragraphs"] for qa in p["qas"])}
+  odds = {k: float(i % 3 - 1) for i, k in enumerate(preds)}
+  expected = package_evaluate.evaluate(data, preds, True, odds)
+  assert json.loads(proc.stdout) == json.loads(json.dumps(expected, sort_keys=True))
+  assert 0 < expected["f1"] < 100, expected
 
 
 def _job(label, result, wall, rss, key_ok=True):
