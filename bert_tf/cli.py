@@ -19,13 +19,14 @@ run prints just its one error line.  Every other line is kept.
 """
 
 import errno
+import importlib
 import os
 import re
 import signal
 import sys
 import tempfile
 
-from absl import app, logging
+from absl import app, flags, logging
 
 from bert_tf import runtime
 
@@ -152,3 +153,21 @@ def run(main, argv=None, doc=None, import_tensorflow=True, check_before_tensorfl
   if doc is not None and program is not None:
     program.__doc__ = doc
   app.run(_main_with_errors(main, import_tensorflow, check_before_tensorflow), argv=argv)
+
+
+def run_job(package, job_from_flags, required, argv=None, doc=None):
+  """The program of a job script (run_classifier.py, run_squad.py, run_pretraining.py):
+  the `required` flags marked, then bert_tf.<package>.options.check_before_tensorflow(job)
+  before TensorFlow is imported and bert_tf.<package>.job.run(job), through `run`.
+  job_from_flags: a function of no arguments building the job from the parsed flags."""
+  for name in required:
+    flags.mark_flag_as_required(name)
+
+  def check():
+    importlib.import_module("bert_tf.%s.options" % package).check_before_tensorflow(
+        job_from_flags())
+
+  def main(_):
+    importlib.import_module("bert_tf.%s.job" % package).run(job_from_flags())
+
+  run(main, argv=argv, doc=doc, check_before_tensorflow=check)

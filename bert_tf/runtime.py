@@ -170,6 +170,15 @@ def runtime_options_from_flags(flag_values=flags.FLAGS):
   return RuntimeOptions(**{name: flag_values[name].value for name in FIELDS})
 
 
+def job_from_flags(job_class, flag_values=flags.FLAGS):
+  """A job dataclass (ClassifierJob, SquadJob, PretrainingJob) from the parsed flags of its
+  fields' names; its `runtime` from the runtime flags."""
+  names = [f.name for f in dataclasses.fields(job_class)
+           if f.name != "runtime" and f.name in flag_values]
+  return job_class(**{n: flag_values[n].value for n in names},
+                   runtime=runtime_options_from_flags(flag_values))
+
+
 def check_flag(name, value, minimum=None, maximum=None, above=None, why=""):
   """A numeric flag's range, checked before any work: ValueError
   "--name=value: must be ... [why]" otherwise (also for NaN/Inf).

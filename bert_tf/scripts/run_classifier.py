@@ -5,7 +5,6 @@ followed by bert_tf's additive options whose defaults keep the original
 behaviour.  All the work happens in bert_tf.classifier.job.run.
 """
 
-import dataclasses
 import sys
 
 from absl import flags
@@ -111,11 +110,10 @@ def define_flags(module_name):
                       "classifier here: raw text in (serving_default: text_a; serving_pair: "
                       "text_a, text_b), probabilities out; tokenization runs in the graph.", **kw)
 
+
 def job_from_flags():
   from bert_tf.classifier.options import ClassifierJob
-  names = [f.name for f in dataclasses.fields(ClassifierJob) if f.name in FLAGS]
-  job = ClassifierJob(**{n: FLAGS[n].value for n in names},
-                      runtime=runtime.runtime_options_from_flags())
+  job = runtime.job_from_flags(ClassifierJob)
   job.generic_options = {
       "text_a_column": FLAGS.text_a_column, "text_b_column": FLAGS.text_b_column,
       "label_column": FLAGS.label_column, "guid_column": FLAGS.guid_column,
@@ -124,21 +122,7 @@ def job_from_flags():
   return job
 
 
-def check_before_tensorflow():
-  """What can be refused from the flags and bert_config.json alone, before TensorFlow
-  is imported (bert_tf.classifier.options)."""
-  from bert_tf.classifier import options
-  options.check_before_tensorflow(job_from_flags())
-
-
-def run(_):
-  from bert_tf.classifier import job
-  job.run(job_from_flags())
-
-
 def main(argv=None):
   """The program: `python run_classifier.py` and the `bert-run-classifier` command."""
   define_flags(sys.argv[0])
-  for name in REQUIRED:
-    flags.mark_flag_as_required(name)
-  cli.run(run, argv=argv, doc=__doc__, check_before_tensorflow=check_before_tensorflow)
+  cli.run_job("classifier", job_from_flags, REQUIRED, argv=argv, doc=__doc__)

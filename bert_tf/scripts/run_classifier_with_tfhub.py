@@ -27,7 +27,8 @@ def check_before_tensorflow():
   """The original's first check, then run_classifier's checks that need no TensorFlow."""
   if not FLAGS.do_train and not FLAGS.do_eval:
     raise ValueError("At least one of `do_train` or `do_eval` must be True.")
-  run_classifier.check_before_tensorflow()
+  from bert_tf.classifier import options
+  options.check_before_tensorflow(run_classifier.job_from_flags())
 
 
 def run(_):

@@ -4,7 +4,6 @@ The original flags (same names, types, defaults, help) and bert_tf's additive
 options; all the work happens in bert_tf.pretraining.job.run.
 """
 
-import dataclasses
 import sys
 
 from absl import flags
@@ -74,26 +73,10 @@ def define_flags(module_name):
 
 def job_from_flags():
   from bert_tf.pretraining.options import PretrainingJob
-  names = [f.name for f in dataclasses.fields(PretrainingJob) if f.name in FLAGS]
-  return PretrainingJob(**{n: FLAGS[n].value for n in names},
-                        runtime=runtime.runtime_options_from_flags())
-
-
-def check_before_tensorflow():
-  """What can be refused from the flags and bert_config.json alone, before TensorFlow
-  is imported (bert_tf.pretraining.options)."""
-  from bert_tf.pretraining import options
-  options.check_before_tensorflow(job_from_flags())
-
-
-def run(_):
-  from bert_tf.pretraining import job
-  job.run(job_from_flags())
+  return runtime.job_from_flags(PretrainingJob)
 
 
 def main(argv=None):
   """The program: `python run_pretraining.py` and the `bert-run-pretraining` command."""
   define_flags(sys.argv[0])
-  for name in REQUIRED:
-    flags.mark_flag_as_required(name)
-  cli.run(run, argv=argv, doc=__doc__, check_before_tensorflow=check_before_tensorflow)
+  cli.run_job("pretraining", job_from_flags, REQUIRED, argv=argv, doc=__doc__)

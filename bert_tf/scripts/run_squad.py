@@ -6,7 +6,6 @@ followed by bert_tf's additive options whose defaults keep the original
 behaviour.  All the work happens in bert_tf.squad.job.run.
 """
 
-import dataclasses
 import sys
 
 from absl import flags
@@ -123,27 +122,10 @@ def define_flags(module_name):
 
 def job_from_flags():
   from bert_tf.squad.options import SquadJob
-  names = [f.name for f in dataclasses.fields(SquadJob) if f.name in FLAGS and
-           f.name != "runtime"]
-  return SquadJob(**{n: FLAGS[n].value for n in names},
-                  runtime=runtime.runtime_options_from_flags())
-
-
-def check_before_tensorflow():
-  """What can be refused from the flags and bert_config.json alone, before TensorFlow
-  is imported (bert_tf.squad.options)."""
-  from bert_tf.squad import options
-  options.check_before_tensorflow(job_from_flags())
-
-
-def run(_):
-  from bert_tf.squad import job
-  job.run(job_from_flags())
+  return runtime.job_from_flags(SquadJob)
 
 
 def main(argv=None):
   """The program: `python run_squad.py` and the `bert-run-squad` command."""
   define_flags(sys.argv[0])
-  for name in REQUIRED:
-    flags.mark_flag_as_required(name)
-  cli.run(run, argv=argv, doc=__doc__, check_before_tensorflow=check_before_tensorflow)
+  cli.run_job("squad", job_from_flags, REQUIRED, argv=argv, doc=__doc__)
