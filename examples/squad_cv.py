@@ -19,7 +19,7 @@ an epoch count without ever looking at the evaluation article
   over the two held-out folds (SQuAD 1.1 form).
 
   python examples/squad_cv.py --model_dir=checkpoints/minilm_L6_H384_A12 \\
-      --output_dir=output/squad_cv [--learning_rates=5e-5,1e-4,2e-4] [--max_epochs=6]
+      --output_dir=output/squad_cv [--learning_rates=3e-5,5e-5,1e-4] [--max_epochs=6]
 
 Writes <output_dir>/cv_results.json and prints the table and the choice.
 """
@@ -69,7 +69,7 @@ def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   p.add_argument("--model_dir", required=True)
   p.add_argument("--output_dir", required=True)
-  p.add_argument("--learning_rates", default="5e-5,1e-4,2e-4")
+  p.add_argument("--learning_rates", default="3e-5,5e-5,1e-4")
   p.add_argument("--max_epochs", type=int, default=6)
   p.add_argument("--every", type=int, default=2, help="evaluate every this many epochs")
   a = p.parse_args(argv)
