@@ -77,15 +77,18 @@ def main(argv=None):
   folds = fold_files(a.output_dir)
   results_path = os.path.join(a.output_dir, "cv_results.json")
   results = json.load(open(results_path)) if os.path.exists(results_path) else []
-  done = {(r["learning_rate"], r["fold"], r["epochs"]) for r in results}
+  # A result belongs to (learning rate, fold, epochs reached, epochs of the schedule); rows
+  # written before the schedule was recorded are from the default 6-epoch schedule.
+  done = {(r["learning_rate"], r["fold"], r["epochs"], r.get("max_epochs", 6)) for r in results}
   for lr in [float(x) for x in a.learning_rates.split(",")]:
     for fold, (train, heldout, n_train, n_heldout) in sorted(folds.items()):
       epochs = list(range(a.every, a.max_epochs + 1, a.every))
-      if all((lr, fold, e) in done for e in epochs):
+      if all((lr, fold, e, a.max_epochs) in done for e in epochs):
         continue
       steps_per_epoch = n_train / 12.0
       save_steps = int(steps_per_epoch * a.every)
-      run_dir = os.path.join(a.output_dir, "lr%g_without_%s" % (lr, fold))
+      schedule = "" if a.max_epochs == 6 else "_of%d" % a.max_epochs
+      run_dir = os.path.join(a.output_dir, "lr%g%s_without_%s" % (lr, schedule, fold))
       argv = [sys.executable, "run_squad.py", "--vocab_file=%s/vocab.txt" % m,
               "--bert_config_file=%s/bert_config.json" % m,
               "--init_checkpoint=%s/bert_model.ckpt" % m, "--do_train=True",
@@ -108,7 +111,8 @@ def main(argv=None):
                 "--output_dir=%s" % pred_dir]
         run(argv, pred_dir + ".log")
         metrics = squad_demo.read_results(os.path.join(pred_dir, "eval_results.txt"))
-        results.append({"learning_rate": lr, "fold": fold, "epochs": e, "step": step,
+        results.append({"learning_rate": lr, "fold": fold, "epochs": e,
+                        "max_epochs": a.max_epochs, "step": step,
                         "n_heldout": n_heldout, "exact_match": metrics["exact_match"],
                         "f1": metrics["f1"]})
         print("  epoch %d (step %d): held-out %s EM %.1f F1 %.1f" % (
@@ -117,21 +121,21 @@ def main(argv=None):
           json.dump(results, f, indent=2)
   table = {}
   for r in results:
-    table.setdefault((r["learning_rate"], r["epochs"]), []).append(r)
-  print("\nlearning rate  epochs  mean F1 (question-weighted, held-out folds)  EM")
+    table.setdefault((r["learning_rate"], r["epochs"], r.get("max_epochs", 6)), []).append(r)
+  print("\nlearning rate  epochs (of)  mean F1 (question-weighted, held-out folds)  EM")
   best = None
   for key in sorted(table):
     rows = table[key]
     n = sum(r["n_heldout"] for r in rows)
     f1 = sum(r["f1"] * r["n_heldout"] for r in rows) / n
     em = sum(r["exact_match"] * r["n_heldout"] for r in rows) / n
-    print("%12g  %6d  %6.1f  %6.1f  (%s)" % (key[0], key[1], f1, em,
-                                              ",".join(r["fold"] for r in rows)))
+    print("%12g  %6d (%d)  %6.1f  %6.1f  (%s)" % (key[0], key[1], key[2], f1, em,
+                                                   ",".join(r["fold"] for r in rows)))
     if len(rows) == len(FOLDS) and (best is None or f1 > best[0]):
       best = (f1, key)
   if best:
-    print("chosen: --learning_rate=%g --num_train_epochs=%d (mean held-out F1 %.1f)"
-          % (best[1][0], best[1][1], best[0]))
+    print("chosen: --learning_rate=%g --num_train_epochs=%d (mean held-out F1 %.1f; reached "
+          "in a %d-epoch schedule)" % (best[1][0], best[1][1], best[0], best[1][2]))
 
 
 if __name__ == "__main__":
