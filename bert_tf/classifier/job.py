@@ -55,7 +55,7 @@ def resolve(job):
   to do, bert_config.json) come first; run_classifier.py has made them already,
   before importing TensorFlow.
   """
-  check_before_tensorflow(job)
+  config = check_before_tensorflow(job)
   encoder = None
   vocab_file, do_lower_case = job.vocab_file, job.do_lower_case
   init_checkpoint = job.init_checkpoint
@@ -73,8 +73,9 @@ def resolve(job):
     init = _hub_initializer(encoder)
   else:
     init = restore.checkpoint_initializer(job.init_checkpoint)
-  config = encoder.config if encoder else BertConfig.from_json_file(job.bert_config_file)
-  config.check_max_seq_length(job.max_seq_length)
+  if encoder:
+    config = encoder.config
+    config.check_max_seq_length(job.max_seq_length)
   if job.export_dir:  # before any work: an export never replaces the user's or the run's files
     checkpoints.check_can_publish(job.export_dir, inputs=(
         ("--output_dir", job.output_dir), ("--data_dir", job.data_dir),

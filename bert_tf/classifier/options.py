@@ -77,12 +77,18 @@ def check_before_tensorflow(job):
   """The checks of `check_flags` and those of `classifier.job.resolve` that read no
   checkpoint, in resolve's order: the casing against a known Google model name, that there
   is something to do, bert_config.json and --max_seq_length against it.  A TF Hub module
-  brings its own config and casing, so it is checked later, when it is loaded."""
+  brings its own config and casing, so it is checked later, when it is loaded.
+
+  Returns the BertConfig read from --bert_config_file (None with a TF Hub module), as the
+  squad and pretraining versions do."""
   check_flags(job)
   hub = bool(job.bert_hub_module_handle)
   if not hub:
     tokenization.validate_case_matches_checkpoint(job.do_lower_case, job.init_checkpoint)
   if not job.do_train and not job.do_eval and not job.do_predict:
     raise ValueError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
-  if not hub:
-    BertConfig.from_json_file(job.bert_config_file).check_max_seq_length(job.max_seq_length)
+  if hub:
+    return None
+  config = BertConfig.from_json_file(job.bert_config_file)
+  config.check_max_seq_length(job.max_seq_length)
+  return config
