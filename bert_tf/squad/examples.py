@@ -169,6 +169,15 @@ def _paragraphs(input_file, input_data):
         if not isinstance(qa, dict) or "id" not in qa or "question" not in qa:
           raise SquadInputError('%s: %s has no "id" or no "question"; every question '
                                 'needs both' % (input_file, _where(a, p, q)))
+        # The original would fail later, in the tokenizer ("Unsupported string type")
+        # or in the predictions dict (an unhashable id), without naming the question.
+        if not isinstance(qa["question"], str):
+          raise SquadInputError('%s: %s (id %r): "question" is %s, not a string'
+                                % (input_file, _where(a, p, q), qa["id"],
+                                   type(qa["question"]).__name__))
+        if isinstance(qa["id"], bool) or not isinstance(qa["id"], (str, int)):
+          raise SquadInputError('%s: %s: "id" is %s, not a string'
+                                % (input_file, _where(a, p, q), json.dumps(qa["id"])[:60]))
       yield paragraph["context"], paragraph["qas"]
 
 

@@ -133,6 +133,21 @@ def test_bad_input_messages(tmp_path):
   no_qas.write_text('{"data": [{"paragraphs": [{"context": "x"}]}]}', encoding="utf-8")
   assert 'has no "qas"' in _error(str(no_qas), False)
 
+  # Wrong types are named where they are, not left to fail in the tokenizer.
+  null_question = tmp_path / "nullq.json"
+  null_question.write_text('{"data": [{"paragraphs": [{"context": "x", "qas": '
+                           '[{"id": "q7", "question": null}]}]}]}', encoding="utf-8")
+  message = _error(str(null_question), False)
+  assert 'article 0 paragraph 0 question 0 (id \'q7\'): "question" is NoneType' in message
+  list_id = tmp_path / "listid.json"
+  list_id.write_text('{"data": [{"paragraphs": [{"context": "x", "qas": '
+                     '[{"id": [1], "question": "why?"}]}]}]}', encoding="utf-8")
+  assert '"id" is [1], not a string' in _error(str(list_id), False)
+  int_id = tmp_path / "intid.json"  # the original accepts an integer id; so do we
+  int_id.write_text('{"data": [{"paragraphs": [{"context": "x", "qas": '
+                    '[{"id": 7, "question": "why?"}]}]}]}', encoding="utf-8")
+  assert read_squad_examples(str(int_id), False)[0].qas_id == 7
+
 
 def test_bad_answers_name_the_question(tmp_path):
   outside = _write_squad(tmp_path, "short", [_qa("q-out", "short text", 3)], "outside.json")
