@@ -48,13 +48,49 @@ def load_model():
   return model
 
 
-def make_optimizer(model, lr=2e-5):
+def make_optimizer(model, lr=2e-5, bias_correction=True):
+  """HF's usual AdamW (bias-corrected); bias_correction=False: the original BERT
+  AdamWeightDecay's update rule instead (see no_bias_correction_adam)."""
   import torch
   decay, no_decay = [], []
   for name, p in model.named_parameters():
     (no_decay if ("bias" in name or "LayerNorm" in name) else decay).append(p)
-  return torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
-                            {"params": no_decay, "weight_decay": 0.0}], lr=lr, eps=1e-6)
+  groups = [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}]
+  if not bias_correction:
+    return no_bias_correction_adam(groups, lr)
+  return torch.optim.AdamW(groups, lr=lr, eps=1e-6)
+
+
+def no_bias_correction_adam(groups, lr):
+  """A torch optimizer with the update of google-research/bert's AdamWeightDecay
+  (docs/google_bert_spec.md): m, v as Adam's (beta 0.9 / 0.999), no bias correction,
+  update = m / (sqrt(v) + 1e-6) + weight_decay * param, param -= lr * update.  For the
+  HF reference only: it isolates the optimizer when HF and bert_tf are compared."""
+  import torch
+
+  class NoBiasCorrectionAdam(torch.optim.Optimizer):
+    def __init__(self, params):
+      super().__init__(params, dict(lr=lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+      for group in self.param_groups:
+        beta1, beta2 = group["betas"]
+        for p in group["params"]:
+          if p.grad is None:
+            continue
+          state = self.state[p]
+          if not state:
+            state["m"], state["v"] = torch.zeros_like(p), torch.zeros_like(p)
+          m, v = state["m"], state["v"]
+          m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
+          v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+          update = m / (v.sqrt() + group["eps"])
+          if group["weight_decay"]:
+            update.add_(p, alpha=group["weight_decay"])
+          p.add_(update, alpha=-group["lr"])
+
+  return NoBiasCorrectionAdam(groups)
 
 
 def torch_batch(batch):

@@ -316,7 +316,8 @@ def run_real_job(args):
   loader = DataLoader(train, batch_size=args.batch, shuffle=True, generator=generator)
   steps = int(math.ceil(len(loader) * args.epochs))
   warmup = int(math.ceil(args.warmup_proportion * steps))
-  opt = make_optimizer(model, lr=args.learning_rate)
+  opt = make_optimizer(model, lr=args.learning_rate,
+                       bias_correction=not args.no_bias_correction)
   sched = get_linear_schedule_with_warmup(opt, warmup, steps)
   model.train()
   loss, done = None, 0
@@ -371,6 +372,8 @@ def run_real_job(args):
           "train_steps": steps, "warmup_steps": warmup, "final_train_loss": loss,
           "settings": {"learning_rate": args.learning_rate, "epochs": args.epochs,
                        "seed": args.seed, "batch": args.batch, "eval_batch": args.eval_batch,
+                       "optimizer": "Adam without bias correction (original BERT)"
+                                    if args.no_bias_correction else "AdamW",
                        "max_seq_length": args.max_seq_length, "doc_stride": args.doc_stride,
                        "stride": "HF overlap = doc_stride (run_qa literal)"
                                  if args.stride_is_overlap else
@@ -402,6 +405,9 @@ def main():
   p.add_argument("--learning_rate", type=float, default=3e-5)
   p.add_argument("--epochs", type=float, default=2.0)
   p.add_argument("--warmup_proportion", type=float, default=0.1)
+  p.add_argument("--no_bias_correction", action="store_true",
+                 help="real_job: the original BERT optimizer's update (Adam without bias "
+                      "correction) instead of AdamW, to isolate the optimizer")
   p.add_argument("--eval_batch", type=int, default=8)
   p.add_argument("--max_seq_length", type=int, default=384)
   p.add_argument("--doc_stride", type=int, default=128)

@@ -558,6 +558,9 @@ def main():
   p.add_argument("--squad_seed", type=int, default=None,
                  help="squad real job: run_squad.py --seed and the HF reference's seed "
                       "(default: run_squad unseeded, HF seed 0)")
+  p.add_argument("--squad_hf_no_bias_correction", action="store_true",
+                 help="squad real job: the HF reference trains with the original BERT "
+                      "optimizer's update (no Adam bias correction) instead of AdamW")
   p.add_argument("--squad_skip_fixed", action="store_true",
                  help="squad: only the real job")
   p.add_argument("--squad_profile", action="store_true",
@@ -820,6 +823,8 @@ def main():
               "--output_dir", os.path.join(a.log_dir, "squad_hf_output")]
       if a.squad_v2:
         argv.append("--version_2_with_negative")
+      if a.squad_hf_no_bias_correction:
+        argv.append("--no_bias_correction")
       run_job("squad_job/hf", "HF run_qa-style", argv, 7200, python="bench", retry=False)
 
   if "text" in parts:
