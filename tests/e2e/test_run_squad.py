@@ -482,7 +482,7 @@ def _qa(data):
 
 @pytest.mark.parametrize("case", ["not_json", "no_data", "no_context", "v1_file_with_v2_flag",
                                   "answer_outside_context", "several_answers",
-                                  "logits_width"])
+                                  "question_not_string", "logits_width"])
 def test_bad_squad_input_is_one_line_before_anything_is_written(tmp_path, case):
   out = tmp_path / "out"
   out.mkdir()
@@ -515,6 +515,13 @@ def test_bad_squad_input_is_one_line_before_anything_is_written(tmp_path, case):
     flags = dict(do_train="true", train_file=path, version_2_with_negative="true")
     expected = '%s: question %s has no "is_impossible" field' % (
         path, _qa(json.load(open(path)))["id"])
+  elif case == "question_not_string":
+    def edit(data):
+      _qa(data)["question"] = None
+    path = _v1_train_with(tmp_path, edit)
+    flags = dict(do_predict="true", predict_file=path)
+    expected = '%s: article 0 paragraph 0 question 0 (id %r): "question" is NoneType, not a ' \
+        'string' % (path, _qa(json.load(open(path)))["id"])
   elif case == "answer_outside_context":
     def edit(data):
       _qa(data)["answers"][0]["answer_start"] = 100000
