@@ -176,7 +176,7 @@ def _paragraphs(input_file, input_data):
                                 % (input_file, _where(a, p, q), qa["id"],
                                    type(qa["question"]).__name__))
         if isinstance(qa["id"], bool) or not isinstance(qa["id"], (str, int)):
-          raise SquadInputError('%s: %s: "id" is %s, not a string'
+          raise SquadInputError('%s: %s: "id" is %s, not a string or an integer'
                                 % (input_file, _where(a, p, q), json.dumps(qa["id"])[:60]))
       yield paragraph["context"], paragraph["qas"]
 
