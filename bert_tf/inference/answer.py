@@ -554,17 +554,7 @@ class SavedModelAnswerer(object):
 
   @staticmethod
   def _read_settings(saved_model_dir):
-    path = os.path.join(saved_model_dir, SQUAD_SETTINGS_FILE)
-    if not os.path.isfile(path):
-      return {}
-    try:
-      with open(path, "r", encoding="utf-8") as f:
-        obj = json.load(f)
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-      raise InputError("%s: unreadable (%s)" % (path, str(e).splitlines()[0])) from None
-    if not isinstance(obj, dict):
-      raise InputError("%s: expected a JSON object" % path)
-    return obj
+    return model_dir.read_json_object(os.path.join(saved_model_dir, SQUAD_SETTINGS_FILE))
 
   def answer(self, questions):
     questions = list(questions)

@@ -21,6 +21,23 @@ RUN_CONFIG_KEYS = ("task_name", "bert_config_file", "vocab_file", "do_lower_case
                    "max_seq_length", "label_list")
 
 
+def read_json_object(path):
+  """The JSON object (a dict) in the settings file `path`, or {} when there is no such
+  file; an unreadable file or one holding anything but an object is a one-line
+  InputError naming it."""
+  if not os.path.isfile(path):
+    return {}
+  try:
+    with open(path, "r", encoding="utf-8") as f:
+      obj = json.load(f)
+  except (OSError, UnicodeDecodeError, ValueError) as e:
+    raise InputError("%s: unreadable (%s)" % (path, str(e).splitlines()[0] if str(e) else
+                                               type(e).__name__)) from None
+  if not isinstance(obj, dict):
+    raise InputError("%s: expected a JSON object" % path)
+  return obj
+
+
 def read_run_config(directory):
   """The settings run_classifier saved in `directory/run_config.json`, or {}.
 
@@ -29,17 +46,7 @@ def read_run_config(directory):
   """
   if not directory:
     return {}
-  path = os.path.join(directory, RUN_CONFIG_FILE)
-  if not os.path.isfile(path):
-    return {}
-  try:
-    with open(path, "r", encoding="utf-8") as f:
-      obj = json.load(f)
-  except (OSError, UnicodeDecodeError, ValueError) as e:
-    raise InputError("%s: unreadable (%s)" % (path, str(e).splitlines()[0] if str(e) else
-                                               type(e).__name__))
-  if not isinstance(obj, dict):
-    raise InputError("%s: expected a JSON object" % path)
+  obj = read_json_object(os.path.join(directory, RUN_CONFIG_FILE))
   out = {k: obj[k] for k in RUN_CONFIG_KEYS if obj.get(k) is not None}
   for key in ("bert_config_file", "vocab_file"):
     if key in out and not os.path.isabs(out[key]):

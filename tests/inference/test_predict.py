@@ -281,6 +281,25 @@ def test_read_run_config(tmp_path):
     model_dir.read_run_config(str(tmp_path))
 
 
+@pytest.mark.parametrize("text, message", [
+    ("{not json", r"x\.json: unreadable \(Expecting property name"),
+    ("", r"x\.json: unreadable \(Expecting value"),
+    ("[1, 2]", r"x\.json: expected a JSON object"),
+    (b"\xff\xfe{}", r"x\.json: unreadable \('utf-8' codec"),
+])
+def test_read_json_object_errors_are_one_line_naming_the_file(tmp_path, text, message):
+  """run_config.json and the SQuAD export's settings file are read by this one function."""
+  path = tmp_path / "x.json"
+  assert model_dir.read_json_object(str(path)) == {}  # no file: no settings
+  if isinstance(text, bytes):
+    path.write_bytes(text)
+  else:
+    path.write_text(text)
+  with pytest.raises(settings.InputError, match=message) as e:
+    model_dir.read_json_object(str(path))
+  assert "\n" not in str(e.value)
+
+
 def test_pretrained_checkpoint_has_no_classifier_head():
   with pytest.raises(restore.MissingHeadError, match="no classifier head"):
     restore.classifier_outputs_of(os.path.join(TINY, "bert_model.ckpt"))
