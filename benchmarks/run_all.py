@@ -848,6 +848,8 @@ def main():
   results["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
   results["total_wall_s"] = time.time() - started
   results["versions"] = collect_versions(results, pythons)
+  results["files"] = {"json": os.path.relpath(a.json, ROOT),
+                      "log_dir": os.path.relpath(a.log_dir, ROOT) + "/"}
   with open(a.json, "w") as f:
     json.dump(results, f, indent=1, sort_keys=True, default=str)
   import report

@@ -98,6 +98,11 @@ def test_report_judges_repeated_predict_targets_on_the_worst_case():
   line = next(l for l in text.splitlines() if l.startswith("| (b) predict batch 32 vs HF"))
   assert "(worst)" in line and "1.600×" in line and "1.200×" in line and "missed" in line
   assert "24.00 / 32.00 / 33.00" in text
+  assert "raw numbers in `benchmarks/results.json`, per-job logs in `benchmarks/logs/`" in text
+  results["files"] = {"json": "benchmarks/results_inference.json",
+                      "log_dir": "benchmarks/logs/inference/"}
+  assert ("raw numbers in `benchmarks/results_inference.json`, per-job logs in "
+          "`benchmarks/logs/inference/`") in report.render(results)
 
 
 def test_report_renders_the_long_sequence_rows_with_their_attention_share():
