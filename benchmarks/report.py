@@ -111,7 +111,45 @@ def _predict_table(w, entries, base_by_batch, peak, rows_key="by_batch", name="b
                                             len(j.get("runs") or [1]), j["peak_rss_mb"],
                                             j["others_cores"]))
   w("")
+  if gemm:
+    slowed = _slowed_processes(entries, batches, rows_key, name, unit)
+    if slowed:
+      w("Processes the machine slowed (their start-up GEMM probe below %d%% of the median "
+        "probe of this table's processes; they stay in every figure above and in the worst "
+        "case): %s." % (round(100 * SLOWED_PROBE), "; ".join(slowed)))
+      w("")
   return batches
+
+
+# A process whose own-GEMM probe at start-up fell below this fraction of the table's
+# median probe was given less of the machine (seen on this VM with nothing else running:
+# minutes in which the host ran the vCPUs at about half speed; benchmarks/LEVERS.md).
+SLOWED_PROBE = 0.8
+
+
+def _slowed_processes(entries, batches, rows_key, name, unit):
+  """Text per process whose start-up GEMM probe (process_gemm_gflops, in run order) is
+  below SLOWED_PROBE x the median probe over every process of the table: the row's label,
+  which process, its probe and its own ex/s per row key."""
+  probes = [(j, i, g) for _, j in entries if j.get("ok")
+            for i, g in enumerate(j["result"].get("process_gemm_gflops") or [])]
+  if len(probes) < 3:
+    return []
+  limit = SLOWED_PROBE * statistics.median(g for _, _, g in probes)
+  out = []
+  for j, i, g in probes:
+    if g >= limit:
+      continue
+    rates = []
+    for b in batches:
+      r = (j["result"].get(rows_key) or {}).get(b) or {}
+      per = r.get("process_ex_per_s") or []
+      if i < len(per):
+        rates.append("%s %.2f %s" % (name % b, per[i], unit))
+    out.append("%s, process %d of %d: probe %.0f GFLOP/s%s" % (
+        j["label"], i + 1, len(j["result"]["process_gemm_gflops"]), g,
+        (", " + ", ".join(rates)) if rates else ""))
+  return out
 
 
 def _worst_row(name, target, base_row, peer_row):

@@ -124,3 +124,27 @@ def test_report_renders_the_long_sequence_rows_with_their_attention_share():
   assert "| forward: attention matmuls | 240.0 | 12% |" in text
   line = next(l for l in text.splitlines() if l.startswith("| (b') predict batch 32 at seq 384"))
   assert "(worst)" in line and "1.164×" in line and "1.071×" in line and "missed" in line
+
+
+def test_report_names_the_processes_the_machine_slowed():
+  """A process whose start-up GEMM probe fell below 80% of the table's median probe is
+  named under the table with its own ex/s; it still sets the worst case."""
+  sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+  import report
+  import run_all
+  ours = run_all.combine_runs([_run(r, [r], g) for r, g in ((23.0, 65.0), (12.0, 46.0),
+                                                            (22.0, 64.0))])
+  hf = run_all.combine_runs([_run(r, [r], g) for r, g in ((19.0, 65.0), (20.0, 66.0),
+                                                          (19.5, 67.0))])
+  hf["label"] = "HF torch eager"
+  results = {"machine": {}, "jobs": {"predict/bert_tf": ours, "predict/hf": hf}}
+  text = report.render(results)
+  note = next(l for l in text.splitlines() if l.startswith("Processes the machine slowed"))
+  assert "bert_tf predict, process 2 of 3: probe 46 GFLOP/s, b32 12.00 ex/s" in note
+  assert "HF torch eager" not in note and "process 1 " not in note
+  line = next(l for l in text.splitlines() if l.startswith("| (b) predict batch 32 vs HF"))
+  assert "0.600×" in line  # the slowed process still decides the worst case
+  # Every probe alike: no note.
+  even = run_all.combine_runs([_run(r, [r], 65.0) for r in (23.0, 12.0, 22.0)])
+  results["jobs"]["predict/bert_tf"] = even
+  assert "Processes the machine slowed" not in report.render(results)
