@@ -23,6 +23,11 @@ attention implementation (recorded in the output) and exact-erf GELU.
                 (the Trainer's count), AdamW lr 3e-5 (weight decay 0.01 except bias and
                 LayerNorm, eps 1e-6: the original BERT optimizer, as bench_hf.py) with
                 linear decay after a linear warmup of ceil(10 %) of the steps, clip 1.0;
+                (--original_input: run_squad's input and schedule instead, see
+                original_batches: the questions shuffled with Random(12345), the windows
+                repeated through a 100-element shuffle buffer, int(questions / batch x
+                epochs) steps, optimization.py's schedule; with --no_bias_correction the
+                reference then trains as the original in every input and optimizer rule);
       predict   batch 8 (run_squad's predict_batch_size), start/end logits;
       postprocess  utils_qa's rules: n-best 20 start x 20 end indexes per window, spans
                 inside the context, end >= start, at most 30 tokens; for 2.0 the null
@@ -54,9 +59,11 @@ Prints one line `BENCH_JSON {...}`.
 
 import argparse
 import collections
+import itertools
 import json
 import math
 import os
+import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -234,6 +241,50 @@ def to_tensors(rows, *extra):
   return out + [torch.tensor(x, dtype=torch.long) for x in extra]
 
 
+# --------------------------------------------------------------------------- the original's input
+
+
+# run_squad's main(): random.Random(12345).shuffle(train_examples) before the records are written.
+ORIGINAL_EXAMPLE_SHUFFLE_SEED = 12345
+# run_squad's input_fn: TFRecordDataset(...).repeat().shuffle(buffer_size=100), full batches.
+ORIGINAL_SHUFFLE_BUFFER = 100
+
+
+def original_batches(num_features, batch, steps, seed, buffer_size=ORIGINAL_SHUFFLE_BUFFER):
+  """The feature indices of run_squad's training batches: the records (in written order)
+  repeated without end and drawn through a shuffle buffer of buffer_size (each draw takes
+  a uniformly random element of the buffer and puts the next record in its place, as
+  tf.data's shuffle does), batch at a time, `steps` full batches.  Another random stream
+  than TensorFlow's, the same distribution of orders."""
+  rng = random.Random(seed)
+  stream = itertools.cycle(range(num_features))
+  buf = [next(stream) for _ in range(buffer_size)]
+  out = []
+  for _ in range(steps):
+    rows = []
+    for _ in range(batch):
+      k = rng.randrange(len(buf))
+      rows.append(buf[k])
+      buf[k] = next(stream)
+    out.append(rows)
+  return out
+
+
+def original_steps(num_questions, batch, epochs, warmup_proportion):
+  """run_squad's num_train_steps = int(examples / batch * epochs) and its warmup steps."""
+  steps = int(num_questions / batch * epochs)
+  return steps, int(steps * warmup_proportion)
+
+
+def original_lr_factor(step, steps, warmup):
+  """optimization.py's learning rate / init_lr at global step `step` (0 for the first
+  update): linear decay from step 0 to 0 at `steps`, replaced by step / warmup while
+  step < warmup.  (HF's linear schedule instead decays from the end of the warmup.)"""
+  if warmup and step < warmup:
+    return step / warmup
+  return max(0.0, 1.0 - min(step, steps) / steps)
+
+
 def postprocess(questions, rows, start_logits, end_logits, n_best_size, max_answer_length,
                 version_2_with_negative, null_score_diff_threshold):
   """utils_qa.postprocess_qa_predictions: (predictions, null_odds) by question id."""
@@ -300,6 +351,8 @@ def run_real_job(args):
   tokenizer = AutoTokenizer.from_pretrained(model_path())
   model = load_model(args.seed)
   train_questions = squad_questions(read_squad_json(args.train_file)["data"])
+  if args.original_input:
+    random.Random(ORIGINAL_EXAMPLE_SHUFFLE_SEED).shuffle(train_questions)
   predict_json = read_squad_json(args.predict_file)
   predict_questions = squad_questions(predict_json["data"])
   clock.lap("setup")
@@ -312,28 +365,36 @@ def run_real_job(args):
   del rows
   clock.lap("train_features")
 
-  generator = torch.Generator().manual_seed(args.seed)
-  loader = DataLoader(train, batch_size=args.batch, shuffle=True, generator=generator)
-  steps = int(math.ceil(len(loader) * args.epochs))
-  warmup = int(math.ceil(args.warmup_proportion * steps))
   opt = make_optimizer(model, lr=args.learning_rate,
                        bias_correction=not args.no_bias_correction)
-  sched = get_linear_schedule_with_warmup(opt, warmup, steps)
+  if args.original_input:
+    steps, warmup = original_steps(len(train_questions), args.batch, args.epochs,
+                                   args.warmup_proportion)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: original_lr_factor(step, steps, warmup))
+    batches = ([t[rows] for t in train.tensors]
+               for rows in original_batches(num_train_features, args.batch, steps, args.seed))
+  else:
+    generator = torch.Generator().manual_seed(args.seed)
+    loader = DataLoader(train, batch_size=args.batch, shuffle=True, generator=generator)
+    steps = int(math.ceil(len(loader) * args.epochs))
+    warmup = int(math.ceil(args.warmup_proportion * steps))
+    sched = get_linear_schedule_with_warmup(opt, warmup, steps)
+    batches = (b for _ in range(int(math.ceil(args.epochs))) for b in loader)
   model.train()
   loss, done = None, 0
-  for _ in range(int(math.ceil(args.epochs))):
-    for ids, mask, seg, s, e in loader:
-      if done >= steps:
-        break
-      done += 1
-      out = model(input_ids=ids, attention_mask=mask, token_type_ids=seg,
-                  start_positions=s, end_positions=e)
-      out.loss.backward()
-      torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-      opt.step()
-      sched.step()
-      opt.zero_grad(set_to_none=True)
-      loss = float(out.loss.detach())
+  for ids, mask, seg, s, e in batches:
+    if done >= steps:
+      break
+    done += 1
+    out = model(input_ids=ids, attention_mask=mask, token_type_ids=seg,
+                start_positions=s, end_positions=e)
+    out.loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+    loss = float(out.loss.detach())
   clock.lap("train")
 
   rows = tokenize_windows(tokenizer, predict_questions, args.max_seq_length, args.doc_stride,
@@ -379,6 +440,10 @@ def run_real_job(args):
                                  if args.stride_is_overlap else
                                  "run_squad's windows (step = doc_stride)",
                        "version_2_with_negative": args.version_2_with_negative,
+                       "input": "run_squad's (Random(12345) pre-shuffle, repeat, shuffle "
+                                "buffer 100, its step count and lr schedule)"
+                                if args.original_input else
+                                "run_qa's (shuffled DataLoader per epoch, linear schedule)",
                        "null_score_diff_threshold": args.null_score_diff_threshold,
                        "train_file": args.train_file, "predict_file": args.predict_file},
           "attn_implementation": getattr(model.config, "_attn_implementation", None),
@@ -408,6 +473,11 @@ def main():
   p.add_argument("--no_bias_correction", action="store_true",
                  help="real_job: the original BERT optimizer's update (Adam without bias "
                       "correction) instead of AdamW, to isolate the optimizer")
+  p.add_argument("--original_input", action="store_true",
+                 help="real_job: train as the original run_squad does: questions shuffled "
+                      "with random.Random(12345), the windows repeated through a 100-element "
+                      "shuffle buffer into full batches, int(questions / batch x epochs) steps, "
+                      "and optimization.py's learning-rate schedule (see original_batches)")
   p.add_argument("--eval_batch", type=int, default=8)
   p.add_argument("--max_seq_length", type=int, default=384)
   p.add_argument("--doc_stride", type=int, default=128)

@@ -561,6 +561,10 @@ def main():
   p.add_argument("--squad_hf_no_bias_correction", action="store_true",
                  help="squad real job: the HF reference trains with the original BERT "
                       "optimizer's update (no Adam bias correction) instead of AdamW")
+  p.add_argument("--squad_hf_original_input", action="store_true",
+                 help="squad_job/hf: train on run_squad's input order and schedule (the "
+                      "Random(12345) pre-shuffle, shuffle buffer 100, its step count and "
+                      "learning-rate schedule) instead of run_qa's")
   p.add_argument("--squad_skip_fixed", action="store_true",
                  help="squad: only the real job")
   p.add_argument("--squad_profile", action="store_true",
@@ -825,6 +829,8 @@ def main():
         argv.append("--version_2_with_negative")
       if a.squad_hf_no_bias_correction:
         argv.append("--no_bias_correction")
+      if a.squad_hf_original_input:
+        argv.append("--original_input")
       run_job("squad_job/hf", "HF run_qa-style", argv, 7200, python="bench", retry=False)
 
   if "text" in parts:

@@ -148,6 +148,34 @@ def test_hf_training_labels_are_run_qas():
   assert bench_hf_squad.training_labels([cut], [q], 101) == ([0], [0])
 
 
+def test_hf_original_input_follows_run_squads_schedule_and_buffer():
+  """--original_input: run_squad's step count, optimization.py's schedule (checked against
+  bert_tf's own, which is tested against the original) and a 100-record shuffle buffer."""
+  from bert_tf import optimization
+  assert bench_hf_squad.original_steps(581, 12, 6.0, 0.1) == (290, 29)
+  assert bench_hf_squad.original_steps(581, 12, 2.0, 0.1) == (96, 9)
+  schedule = optimization.learning_rate_schedule(3e-5, 290, 29)
+  for step in (0, 1, 28, 29, 30, 150, 289, 290, 300):
+    want = float(schedule(step)) / 3e-5
+    assert abs(bench_hf_squad.original_lr_factor(step, 290, 29) - want) < 1e-5, step
+  assert bench_hf_squad.original_lr_factor(29, 290, 29) == 1.0 - 29 / 290  # not 1.0 (HF's)
+
+  batches = bench_hf_squad.original_batches(584, 12, 290, seed=3)
+  assert len(batches) == 290 and all(len(b) == 12 for b in batches)
+  draws = [i for b in batches for i in b]
+  assert all(0 <= i < 584 for i in draws)
+  # A draw comes from the buffer: the k-th draw of the first pass is one of the first
+  # 100 + k records, and no record is drawn twice before the stream wraps.
+  first = draws[:584 - 100]
+  assert all(i < 100 + k for k, i in enumerate(first))
+  assert len(set(first)) == len(first)
+  assert first != sorted(first)  # shuffled, but only locally
+  counts = np.bincount(draws, minlength=584)
+  assert counts.min() >= 3 and counts.sum() == 290 * 12
+  assert bench_hf_squad.original_batches(584, 12, 5, seed=3) == batches[:5]
+  assert bench_hf_squad.original_batches(584, 12, 5, seed=4) != batches[:5]
+
+
 def test_official_metrics_are_the_packages_and_import_without_tensorflow(tmp_path):
   """The HF reference is scored by bert_tf.squad.evaluate itself; the bench venv has no
   TensorFlow, so that module must import and score without it (a `tensorflow` that fails
